@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "smaf-cuse",
+    products: [
+        .executable(name: "smafd", targets: ["smafd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The v10 uapi header, shared by C clients, the C tests and Swift's layout tests.
+        .target(name: "CSmafABI", path: "Sources/CSmafABI"),
+        // libfuse3 as a system library; the umbrella header pins FUSE_USE_VERSION.
+        .systemLibrary(
+            name: "CFuse", path: "CFuse", pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]),
+        // The device logic: codec, registry, secure slot, dispatcher. No libfuse here.
+        .target(
+            name: "SmafCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Thin CUSE adapter: libfuse callbacks to SmafCore.
+        .target(
+            name: "SmafCUSE",
+            dependencies: ["SmafCore", "CFuse", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(
+            name: "smafd",
+            dependencies: [
+                "SmafCore", "SmafCUSE",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Kernel-side FUSE structs (<linux/fuse.h>), for the test that plays the kernel.
+        .target(name: "CFuseKernel", path: "Sources/CFuseKernel"),
+        .testTarget(
+            name: "SmafCoreTests",
+            dependencies: ["SmafCore", "CSmafABI"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(
+            name: "SmafCUSETests",
+            dependencies: ["SmafCore", "SmafCUSE", "CFuse", "CFuseKernel", "CSmafABI"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+)

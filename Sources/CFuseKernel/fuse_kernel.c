@@ -1,0 +1,1 @@
+/* Header-only target: <linux/fuse.h> for tests. */

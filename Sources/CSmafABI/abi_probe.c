@@ -1,0 +1,105 @@
+/* The C compiler's view of smaf.h; see smaf_abi_probe.h. */
+#include <string.h>
+#include "smaf.h"
+#include "smaf_abi_probe.h"
+
+/* The ABI is a contract: fail the build if the header ever drifts. */
+_Static_assert(sizeof(struct smaf_create_data) == 128, "smaf_create_data is 128 bytes");
+_Static_assert(sizeof(struct smaf_secure_flag) == 64, "smaf_secure_flag is 64 bytes");
+_Static_assert(sizeof(struct smaf_info) == 128, "smaf_info is 128 bytes");
+_Static_assert(SMAF_IOC_CREATE == 0xC0805300u, "SMAF_IOC_CREATE");
+_Static_assert(SMAF_IOC_GET_SECURE_FLAG == 0xC0405301u, "SMAF_IOC_GET_SECURE_FLAG");
+_Static_assert(SMAF_IOC_SET_SECURE_FLAG == 0xC0405302u, "SMAF_IOC_SET_SECURE_FLAG");
+_Static_assert(SMAF_IOC_GET_INFO == 0xC0805303u, "SMAF_IOC_GET_INFO");
+
+struct field {
+	const char *name;
+	size_t offset;
+	size_t size;
+};
+
+#define FIELD(type, member) \
+	{ #member, offsetof(struct type, member), sizeof(((struct type *)0)->member) }
+
+static const struct field create_fields[] = {
+	FIELD(smaf_create_data, version), FIELD(smaf_create_data, length),
+	FIELD(smaf_create_data, flags), FIELD(smaf_create_data, reserved1),
+	FIELD(smaf_create_data, fd), FIELD(smaf_create_data, reserved2),
+	FIELD(smaf_create_data, name), FIELD(smaf_create_data, reserved3),
+	{ NULL, 0, 0 },
+};
+
+static const struct field secure_fields[] = {
+	FIELD(smaf_secure_flag, version), FIELD(smaf_secure_flag, fd),
+	FIELD(smaf_secure_flag, reserved1), FIELD(smaf_secure_flag, secure),
+	FIELD(smaf_secure_flag, reserved2),
+	{ NULL, 0, 0 },
+};
+
+static const struct field info_fields[] = {
+	FIELD(smaf_info, version), FIELD(smaf_info, index),
+	FIELD(smaf_info, reserved1), FIELD(smaf_info, count),
+	FIELD(smaf_info, reserved2), FIELD(smaf_info, name),
+	FIELD(smaf_info, reserved3),
+	{ NULL, 0, 0 },
+};
+
+static const struct field *fields_of(enum smaf_abi_struct s)
+{
+	switch (s) {
+	case SMAF_ABI_CREATE: return create_fields;
+	case SMAF_ABI_SECURE_FLAG: return secure_fields;
+	case SMAF_ABI_INFO: return info_fields;
+	}
+	return NULL;
+}
+
+static const struct field *find(enum smaf_abi_struct s, const char *name)
+{
+	const struct field *f = fields_of(s);
+	for (; f && f->name; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+size_t smaf_abi_struct_size(enum smaf_abi_struct s)
+{
+	switch (s) {
+	case SMAF_ABI_CREATE: return sizeof(struct smaf_create_data);
+	case SMAF_ABI_SECURE_FLAG: return sizeof(struct smaf_secure_flag);
+	case SMAF_ABI_INFO: return sizeof(struct smaf_info);
+	}
+	return 0;
+}
+
+size_t smaf_abi_struct_align(enum smaf_abi_struct s)
+{
+	switch (s) {
+	case SMAF_ABI_CREATE: return _Alignof(struct smaf_create_data);
+	case SMAF_ABI_SECURE_FLAG: return _Alignof(struct smaf_secure_flag);
+	case SMAF_ABI_INFO: return _Alignof(struct smaf_info);
+	}
+	return 0;
+}
+
+size_t smaf_abi_field_offset(enum smaf_abi_struct s, const char *field)
+{
+	const struct field *f = find(s, field);
+	return f ? f->offset : (size_t)-1;
+}
+
+size_t smaf_abi_field_size(enum smaf_abi_struct s, const char *field)
+{
+	const struct field *f = find(s, field);
+	return f ? f->size : 0;
+}
+
+uint32_t smaf_abi_ioc_create(void) { return SMAF_IOC_CREATE; }
+uint32_t smaf_abi_ioc_get_secure_flag(void) { return SMAF_IOC_GET_SECURE_FLAG; }
+uint32_t smaf_abi_ioc_set_secure_flag(void) { return SMAF_IOC_SET_SECURE_FLAG; }
+uint32_t smaf_abi_ioc_get_info(void) { return SMAF_IOC_GET_INFO; }
+uint32_t smaf_abi_flag_rdwr(void) { return SMAF_RDWR; }
+uint32_t smaf_abi_flag_cloexec(void) { return SMAF_CLOEXEC; }
+uint32_t smaf_abi_max_name_length(void) { return MAX_NAME_LENGTH; }
+uint32_t smaf_abi_ioc_magic(void) { return SMAF_IOC_MAGIC; }

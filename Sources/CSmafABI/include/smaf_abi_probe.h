@@ -1,0 +1,35 @@
+/*
+ * What the C compiler makes of smaf.h, exported as plain functions so Swift
+ * tests can compare their own codec against it (Swift cannot import the
+ * function-like _IOWR macros, and offsetof is a C-side fact).
+ */
+#ifndef SMAF_ABI_PROBE_H
+#define SMAF_ABI_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum smaf_abi_struct {
+	SMAF_ABI_CREATE = 0,
+	SMAF_ABI_SECURE_FLAG = 1,
+	SMAF_ABI_INFO = 2,
+};
+
+/* sizeof / _Alignof of one of the three structs. */
+size_t smaf_abi_struct_size(enum smaf_abi_struct s);
+size_t smaf_abi_struct_align(enum smaf_abi_struct s);
+/* offsetof a field by its C name; (size_t)-1 if the struct has no such field. */
+size_t smaf_abi_field_offset(enum smaf_abi_struct s, const char *field);
+/* sizeof a field by its C name; 0 if the struct has no such field. */
+size_t smaf_abi_field_size(enum smaf_abi_struct s, const char *field);
+/* Request numbers and constants as the C preprocessor computes them. */
+uint32_t smaf_abi_ioc_create(void);
+uint32_t smaf_abi_ioc_get_secure_flag(void);
+uint32_t smaf_abi_ioc_set_secure_flag(void);
+uint32_t smaf_abi_ioc_get_info(void);
+uint32_t smaf_abi_flag_rdwr(void);
+uint32_t smaf_abi_flag_cloexec(void);
+uint32_t smaf_abi_max_name_length(void);
+uint32_t smaf_abi_ioc_magic(void);
+
+#endif

@@ -1,0 +1,83 @@
+/// The SMAF v10 ioctl ABI (spec §1-§2): request numbers, struct sizes and
+/// field offsets. Tests check every number here against the C compiler's view
+/// of `smaf.h`, so this file and the header cannot drift apart silently.
+public enum SmafABI {
+    public static let maxNameLength = 64
+    public static let ioctlMagic: UInt8 = 0x53  // 'S'
+
+    /// CREATE flags: the host's O_RDWR and O_CLOEXEC (x86_64, arm, arm64 values).
+    public static let flagRDWR: UInt32 = 0o2
+    public static let flagCLOEXEC: UInt32 = 0o2000000
+    public static let validCreateFlags: UInt32 = flagRDWR | flagCLOEXEC
+
+    public static let createSize = 128
+    public static let secureFlagSize = 64
+    public static let infoSize = 128
+
+    /// Field offsets, named as in the C header.
+    public enum CreateField {
+        public static let version = 0, length = 8, flags = 16, reserved1 = 20
+        public static let fd = 24, reserved2 = 28, name = 32, reserved3 = 96
+    }
+    public enum SecureFlagField {
+        public static let version = 0, fd = 8, reserved1 = 12, secure = 16, reserved2 = 20
+    }
+    public enum InfoField {
+        public static let version = 0, index = 8, reserved1 = 12, count = 16
+        public static let reserved2 = 20, name = 24, reserved3 = 88
+    }
+
+    /// asm-generic `_IOWR(type, nr, size)`: dir 3 in bits 30-31, size in 16-29.
+    public static func iowr(nr: UInt8, size: Int) -> UInt32 {
+        (3 << 30) | (UInt32(size) << 16) | (UInt32(ioctlMagic) << 8) | UInt32(nr)
+    }
+}
+
+/// The four v10 requests. Anything else, legacy numbers included, gets EINVAL
+/// like the v10 kernel's default branch (spec §2.2, B13).
+public enum SmafRequest: UInt32, CaseIterable, Sendable {
+    case create = 0xC080_5300
+    case getSecureFlag = 0xC040_5301
+    case setSecureFlag = 0xC040_5302
+    case getInfo = 0xC080_5303
+
+    /// The struct size each request carries in both directions.
+    public var structSize: Int {
+        switch self {
+        case .create: return SmafABI.createSize
+        case .getSecureFlag, .setSecureFlag: return SmafABI.secureFlagSize
+        case .getInfo: return SmafABI.infoSize
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .create: return "SMAF_IOC_CREATE"
+        case .getSecureFlag: return "SMAF_IOC_GET_SECURE_FLAG"
+        case .setSecureFlag: return "SMAF_IOC_SET_SECURE_FLAG"
+        case .getInfo: return "SMAF_IOC_GET_INFO"
+        }
+    }
+
+    /// Older and variant request numbers (spec §2.2). They are refused, but a
+    /// log line that names the generation tells a user what to rebuild.
+    public static func legacyDescription(_ request: UInt32) -> String? {
+        switch request {
+        case 0xC050_5300: return "v3-v7 CREATE (80-byte struct, LP64)"
+        case 0xC04C_5300: return "v3-v7 CREATE (76-byte struct, ILP32)"
+        case 0xC010_5300: return "v2 CREATE (16-byte struct, LP64)"
+        case 0xC00C_5300: return "v2 CREATE (12-byte struct, ILP32)"
+        case 0xC008_5301: return "v2-v7 GET_SECURE_FLAG (8-byte struct)"
+        case 0xC008_5302: return "v2-v7 SET_SECURE_FLAG (8-byte struct)"
+        case 0xC048_5303: return "v7 GET_INFO (72-byte struct)"
+        case 0xC044_5303: return "v2 SELECT_BY_NAME (68-byte struct)"
+        case 0xC088_5300: return "64-bit-fd variant CREATE (136 bytes)"
+        case 0xC048_5301: return "64-bit-fd variant GET_SECURE_FLAG (72 bytes)"
+        case 0xC048_5302: return "64-bit-fd variant SET_SECURE_FLAG (72 bytes)"
+        case 0xC084_5300: return "64-bit-fd variant CREATE (132 bytes, i386)"
+        case 0xC044_5301: return "64-bit-fd variant GET_SECURE_FLAG (68 bytes, i386)"
+        case 0xC044_5302: return "64-bit-fd variant SET_SECURE_FLAG (68 bytes, i386)"
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Synchronization
+
+/// Why a registration was refused (spec §5 B3: names that could never be
+/// selected, and duplicates that would shadow each other, are refused).
+public enum AllocatorRegistrationError: Error, Equatable, CustomStringConvertible {
+    case emptyName
+    case nameTooLong(String, bytes: Int)
+    case nameNotPrintableASCII(String)
+    case duplicateName(String)
+
+    public var description: String {
+        switch self {
+        case .emptyName: return "allocator name is empty"
+        case .nameTooLong(let n, let b):
+            return "allocator name '\(n)' is \(b) bytes; at most \(SmafABI.maxNameLength - 1) fit name[\(SmafABI.maxNameLength)]"
+        case .nameNotPrintableASCII(let n): return "allocator name '\(n)' must be printable ASCII without spaces"
+        case .duplicateName(let n): return "an allocator named '\(n)' is already registered"
+        }
+    }
+}
+
+/// The ranked allocator list (spec §3.2): ranking descending, then name in
+/// byte order. One lock covers it (the original walked it unlocked, B11).
+public final class AllocatorRegistry: Sendable {
+    private struct State {
+        var ranked: [any Allocator] = []
+        var byName: [String: Int] = [:]  // name -> index in `ranked`
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func register(_ allocator: any Allocator) throws(AllocatorRegistrationError) {
+        let name = allocator.name
+        let bytes = name.utf8.count
+        guard bytes > 0 else { throw .emptyName }
+        guard bytes < SmafABI.maxNameLength else { throw .nameTooLong(name, bytes: bytes) }
+        guard name.utf8.allSatisfy(Self.isNameByte) else { throw .nameNotPrintableASCII(name) }
+        let duplicate: Bool = state.withLock { s in
+            if s.byName[name] != nil { return true }
+            s.ranked.append(allocator)
+            // Byte-order name comparison equals strcmp for ASCII names.
+            s.ranked.sort { a, b in
+                a.ranking != b.ranking ? a.ranking > b.ranking : a.name < b.name
+            }
+            s.byName = Dictionary(uniqueKeysWithValues: s.ranked.enumerated().map { ($1.name, $0) })
+            return false
+        }
+        if duplicate { throw .duplicateName(name) }
+    }
+
+    public var count: Int { state.withLock { $0.ranked.count } }
+
+    public var allocators: [any Allocator] { state.withLock { $0.ranked } }
+
+    /// The allocator at a GET_INFO index, with the list's count at that moment.
+    public func entry(at index: Int) -> (allocator: (any Allocator)?, count: Int) {
+        state.withLock { s in
+            (index >= 0 && index < s.ranked.count ? s.ranked[index] : nil, s.ranked.count)
+        }
+    }
+
+    /// Exact-name lookup over the bytes before the first NUL, as CREATE does
+    /// after forcing name[63] to 0. Bytes that no registered name can contain
+    /// are rejected before any string is built.
+    public func lookup(_ name: FixedBytes<64>) -> (any Allocator)? {
+        let n = name.prefixBeforeNUL
+        guard n > 0, n < SmafABI.maxNameLength else { return nil }
+        for i in 0..<n where !Self.isNameByte(name[i]) { return nil }
+        let key = name.string
+        return state.withLock { s in s.byName[key].map { s.ranked[$0] } }
+    }
+
+    public func lookup(_ name: String) -> (any Allocator)? {
+        state.withLock { s in s.byName[name].map { s.ranked[$0] } }
+    }
+
+    @inline(__always)
+    static func isNameByte(_ b: UInt8) -> Bool { b > 0x20 && b < 0x7F }
+}

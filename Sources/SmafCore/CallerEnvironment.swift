@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who made a request, as FUSE reports it: the calling *thread* id and its
+/// credentials.
+public struct Caller: Sendable, Equatable {
+    public let tid: Int32
+    public let uid: UInt32
+    public let gid: UInt32
+    public init(tid: Int32, uid: UInt32, gid: UInt32) {
+        self.tid = tid
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// What the dispatcher needs to know about a caller beyond the request
+/// bytes. A protocol so tests can run the dispatcher without /proc.
+public protocol CallerEnvironment: Sendable {
+    /// The identity of fd number `fd` in the fd table of thread `tid`, or nil
+    /// if it is not open there (or the thread is gone).
+    func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity?
+    /// The process (thread group) a thread belongs to.
+    func processID(ofThread tid: Int32) -> Int32?
+}
+
+/// The real environment: /proc of the pid namespace smafd runs in. Reading
+/// another process's fd table needs root or CAP_SYS_PTRACE.
+public struct ProcFSEnvironment: CallerEnvironment {
+    public init() {}
+
+    public func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity? {
+        guard fd >= 0, tid > 0 else { return nil }
+        var st = stat()
+        // stat() follows the magic link to the open file itself.
+        guard stat("/proc/\(tid)/fd/\(fd)", &st) == 0 else { return nil }
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    public func processID(ofThread tid: Int32) -> Int32? {
+        guard tid > 0 else { return nil }
+        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        // "Tgid:\t<pid>\n" is among the first lines of the file.
+        let text = String(decoding: buf[0..<n], as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("Tgid:") {
+            return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
+        }
+        return nil
+    }
+}

@@ -1,0 +1,61 @@
+/// A per-buffer context a secure module hands out when a buffer becomes
+/// secure (spec §3.16 `create_ctx`).
+public final class SecureContext: Sendable {
+    public let module: String
+    init(module: String) { self.module = module }
+}
+
+/// The direction of an access, as the kernel's DMA API names it (spec B7:
+/// derived from PROT bits, R -> to device, W -> from device, RW -> both).
+public enum AccessDirection: Int32, Sendable {
+    case bidirectional = 0, toDevice = 1, fromDevice = 2
+}
+
+/// The single secure module of a daemon (spec §3.16). Its decisions on CPU
+/// access are what make mmap of a secure buffer succeed or fail.
+public protocol SecureModule: Sendable {
+    var name: String { get }
+    /// What the policy enforces, in a sentence, for logs and `--help`.
+    var summary: String { get }
+    func createContext() -> SecureContext?
+    /// false keeps the buffer secure and SET_SECURE(0) fails with EINVAL.
+    func destroyContext(_ context: SecureContext) -> Bool
+    func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool
+}
+
+/// smaf-testsecure semantics (spec §3.17): "secure" is bookkeeping only and
+/// every access, the CPU's included, is granted.
+public struct TestSecureModule: SecureModule {
+    public let name = "testsecure"
+    public let summary = "secure is a flag only; CPU mappings of secure buffers are allowed"
+    public init() {}
+    public func createContext() -> SecureContext? { SecureContext(module: name) }
+    public func destroyContext(_ context: SecureContext) -> Bool { true }
+    public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }
+}
+
+/// The OP-TEE-era behaviour (spec §3.19 without runtime device support):
+/// CPU access to a secure buffer is refused.
+public struct DenyCPUSecureModule: SecureModule {
+    public let name = "deny-cpu"
+    public let summary = "CPU access to secure buffers is refused"
+    public init() {}
+    public func createContext() -> SecureContext? { SecureContext(module: name) }
+    public func destroyContext(_ context: SecureContext) -> Bool { true }
+    public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { false }
+}
+
+/// The `--secure-module` choices.
+public enum SecurePolicy: String, CaseIterable, Sendable {
+    case testsecure
+    case denyCPU = "deny-cpu"
+    case none
+
+    public func makeModule() -> (any SecureModule)? {
+        switch self {
+        case .testsecure: return TestSecureModule()
+        case .denyCPU: return DenyCPUSecureModule()
+        case .none: return nil
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import CFuse
+import Logging
+import SmafCUSE
+import SmafCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension SecurePolicy: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+@main
+struct Smafd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smafd",
+        abstract: "Serve the SMAF v10 device (/dev/smaf) from userspace through CUSE.",
+        discussion: """
+            smafd registers a character device with the kernel's CUSE driver and answers the \
+            SMAF ioctls (CREATE, GET/SET_SECURE_FLAG, GET_INFO) with the v10 ABI: the same \
+            request numbers, struct layouts and errno values as the proposed kernel driver. \
+            It needs /dev/cuse (modprobe cuse) and root to open it. On a kernel without CUSE, \
+            run it inside the test VM: vm/smaf-vm -- .build/debug/smafd --foreground
+            """)
+
+    @Option(help: ArgumentHelp(
+        "Device node name; the node is /dev/<name>.",
+        discussion: "Letters, digits, '.', '_' and '-' only."))
+    var devname = "smaf"
+
+    @Flag(help: "Stay in the foreground. Without it smafd detaches once the device node exists.")
+    var foreground = false
+
+    @Option(help: ArgumentHelp(
+        "Secure module: testsecure, deny-cpu or none.",
+        discussion: """
+            testsecure: secure is a flag only, CPU mappings of secure buffers are allowed \
+            (the upstream test module). deny-cpu: CPU access to secure buffers is refused \
+            (the OP-TEE-era behaviour). none: SET_SECURE_FLAG fails with EINVAL and \
+            GET_SECURE_FLAG reports 0.
+            """))
+    var secureModule: SecurePolicy = .testsecure
+
+    @Option(help: ArgumentHelp(
+        "Log level: trace, debug, info, notice, warning, error or critical.",
+        discussion: "At debug, every refused request is logged with its reason."))
+    var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !devname.isEmpty, devname.count <= 64, devname.allSatisfy(allowed.contains),
+              devname != ".", devname != ".."
+        else {
+            throw ValidationError("--devname '\(devname)' must be 1-64 characters of letters, digits, '.', '_' or '-'")
+        }
+    }
+
+    func run() throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "smafd")
+
+        let cuseFD = try openCUSE()
+
+        let registry = AllocatorRegistry()
+        try registry.register(MemfdAllocator())
+        let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(), logger: logger)
+
+        // Detach before any thread exists; the parent waits until the node is there.
+        let readyPipe = foreground ? nil : try detach()
+        let server = CUSEServer(device: device, deviceName: devname, logger: logger) {
+            if let fd = readyPipe {
+                var ok: UInt8 = 1
+                _ = write(fd, &ok, 1)
+                close(fd)
+            }
+        }
+        try server.makeSession()
+        try server.attach(cuseFD: cuseFD)
+        guard server.installSignalHandlers() else { throw CUSEError("could not install signal handlers") }
+        logger.info("starting", metadata: ["device": "/dev/\(devname)", "secure-module": "\(secureModule.rawValue)"])
+        let result = server.run(multithreaded: true)
+        server.removeSignalHandlers()
+        server.close()  // closing /dev/cuse removes the node
+        logger.info("stopped; /dev/\(devname) removed")
+        if result != 0 { throw ExitCode(1) }
+    }
+
+    /// Opens /dev/cuse, turning the common failures into one actionable line.
+    private func openCUSE() throws -> Int32 {
+        let fd = open("/dev/cuse", O_RDWR | O_CLOEXEC)
+        if fd >= 0 { return fd }
+        let err = errno
+        let reason: String
+        switch err {
+        case ENOENT, ENODEV, ENXIO:
+            reason = "CUSE is not available on this kernel (/dev/cuse is missing): load it with 'modprobe cuse', or on a kernel built without CUSE run smafd in the test VM: vm/smaf-vm -- .build/debug/smafd --foreground"
+        case EACCES, EPERM:
+            reason = "cannot open /dev/cuse: permission denied; smafd must start as root"
+        default:
+            reason = "cannot open /dev/cuse: \(String(cString: strerror(err)))"
+        }
+        var stderrStream = StandardError()
+        print("smafd: \(reason)", to: &stderrStream)
+        throw ExitCode(1)
+    }
+
+    /// Forks; the parent exits 0 once the child reports the node exists, 1 if
+    /// the child dies first. Returns the child's end of the pipe.
+    private func detach() throws -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw CUSEError("pipe: \(String(cString: strerror(errno)))") }
+        let pid = smaf_fork()
+        if pid < 0 { throw CUSEError("fork: \(String(cString: strerror(errno)))") }
+        if pid > 0 {
+            close(fds[1])
+            var byte: UInt8 = 0
+            var n: Int
+            repeat { n = read(fds[0], &byte, 1) } while n < 0 && errno == EINTR
+            Glibc.exit(n == 1 ? 0 : 1)
+        }
+        close(fds[0])
+        _ = setsid()
+        let devnull = open("/dev/null", O_RDWR)
+        if devnull >= 0 { dup2(devnull, 0); close(devnull) }
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        return fds[1]
+    }
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { fputs(string, stderr) }
+}

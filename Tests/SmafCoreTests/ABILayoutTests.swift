@@ -1,0 +1,78 @@
+import CSmafABI
+import SmafCore
+import XCTest
+
+/// Swift's codec against the C compiler's reading of smaf.h, field by field.
+final class ABILayoutTests: XCTestCase {
+    private func check(_ s: smaf_abi_struct, size: Int, _ fields: [(String, Int, Int)], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(smaf_abi_struct_size(s), size, "sizeof", file: file, line: line)
+        XCTAssertEqual(smaf_abi_struct_align(s), 8, "alignment", file: file, line: line)
+        var end = 0
+        for (name, offset, width) in fields {
+            XCTAssertEqual(smaf_abi_field_offset(s, name), offset, "offsetof \(name)", file: file, line: line)
+            XCTAssertEqual(smaf_abi_field_size(s, name), width, "sizeof \(name)", file: file, line: line)
+            XCTAssertEqual(offset, end, "no padding before \(name)", file: file, line: line)
+            end = offset + width
+        }
+        XCTAssertEqual(end, size, "fields cover the struct", file: file, line: line)
+    }
+
+    func testCreateDataLayout() {
+        typealias F = SmafABI.CreateField
+        check(SMAF_ABI_CREATE, size: SmafABI.createSize, [
+            ("version", F.version, 8), ("length", F.length, 8), ("flags", F.flags, 4),
+            ("reserved1", F.reserved1, 4), ("fd", F.fd, 4), ("reserved2", F.reserved2, 4),
+            ("name", F.name, 64), ("reserved3", F.reserved3, 32),
+        ])
+        XCTAssertEqual(SmafCreateData.wireSize, 128)
+    }
+
+    func testSecureFlagLayout() {
+        typealias F = SmafABI.SecureFlagField
+        check(SMAF_ABI_SECURE_FLAG, size: SmafABI.secureFlagSize, [
+            ("version", F.version, 8), ("fd", F.fd, 4), ("reserved1", F.reserved1, 4),
+            ("secure", F.secure, 4), ("reserved2", F.reserved2, 44),
+        ])
+        XCTAssertEqual(SmafSecureFlag.wireSize, 64)
+    }
+
+    func testInfoLayout() {
+        typealias F = SmafABI.InfoField
+        check(SMAF_ABI_INFO, size: SmafABI.infoSize, [
+            ("version", F.version, 8), ("index", F.index, 4), ("reserved1", F.reserved1, 4),
+            ("count", F.count, 4), ("reserved2", F.reserved2, 4), ("name", F.name, 64),
+            ("reserved3", F.reserved3, 40),
+        ])
+        XCTAssertEqual(SmafInfo.wireSize, 128)
+    }
+
+    func testRequestNumbers() {
+        XCTAssertEqual(smaf_abi_ioc_create(), 0xC080_5300)
+        XCTAssertEqual(smaf_abi_ioc_get_secure_flag(), 0xC040_5301)
+        XCTAssertEqual(smaf_abi_ioc_set_secure_flag(), 0xC040_5302)
+        XCTAssertEqual(smaf_abi_ioc_get_info(), 0xC080_5303)
+        XCTAssertEqual(SmafRequest.create.rawValue, smaf_abi_ioc_create())
+        XCTAssertEqual(SmafRequest.getSecureFlag.rawValue, smaf_abi_ioc_get_secure_flag())
+        XCTAssertEqual(SmafRequest.setSecureFlag.rawValue, smaf_abi_ioc_set_secure_flag())
+        XCTAssertEqual(SmafRequest.getInfo.rawValue, smaf_abi_ioc_get_info())
+        for (nr, req) in SmafRequest.allCases.enumerated() {
+            XCTAssertEqual(SmafABI.iowr(nr: UInt8(nr), size: req.structSize), req.rawValue)
+        }
+    }
+
+    func testConstants() {
+        XCTAssertEqual(smaf_abi_flag_rdwr(), SmafABI.flagRDWR)
+        XCTAssertEqual(smaf_abi_flag_cloexec(), SmafABI.flagCLOEXEC)
+        XCTAssertEqual(SmafABI.validCreateFlags, 0x80002)
+        XCTAssertEqual(Int(smaf_abi_max_name_length()), SmafABI.maxNameLength)
+        XCTAssertEqual(smaf_abi_ioc_magic(), UInt32(SmafABI.ioctlMagic))
+    }
+
+    func testLegacyNumbersAreNotV10() {
+        for legacy: UInt32 in [0xC050_5300, 0xC04C_5300, 0xC010_5300, 0xC00C_5300, 0xC008_5301, 0xC008_5302,
+                               0xC048_5303, 0xC044_5303, 0xC088_5300, 0xC048_5301, 0xC048_5302] {
+            XCTAssertNil(SmafRequest(rawValue: legacy))
+            XCTAssertNotNil(SmafRequest.legacyDescription(legacy))
+        }
+    }
+}
