@@ -3,6 +3,7 @@ import CFuse
 import Logging
 import SmafCUSE
 import SmafCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,9 @@ struct Smafd: ParsableCommand {
         discussion: "At debug, every refused request is logged with its reason."))
     var logLevel: Logger.Level = .info
 
+    @Option(help: .hidden)
+    var cuseDevice = "/dev/cuse"
+
     func validate() throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !devname.isEmpty, devname.count <= 64, devname.allSatisfy(allowed.contains),
@@ -66,6 +70,12 @@ struct Smafd: ParsableCommand {
         let logger = Logger(label: "smafd")
 
         let cuseFD = try openCUSE()
+        // CUSE itself would accept the session and then drop it; say why up front.
+        if access("/dev/\(devname)", F_OK) == 0 {
+            var stderrStream = StandardError()
+            print("smafd: /dev/\(devname) already exists (is another smafd serving it?); choose another --devname", to: &stderrStream)
+            throw ExitCode(1)
+        }
 
         let registry = AllocatorRegistry()
         try registry.register(MemfdAllocator())
@@ -73,7 +83,9 @@ struct Smafd: ParsableCommand {
 
         // Detach before any thread exists; the parent waits until the node is there.
         let readyPipe = foreground ? nil : try detach()
+        let ready = ReadyFlag()
         let server = CUSEServer(device: device, deviceName: devname, logger: logger) {
+            ready.set()
             if let fd = readyPipe {
                 var ok: UInt8 = 1
                 _ = write(fd, &ok, 1)
@@ -87,23 +99,31 @@ struct Smafd: ParsableCommand {
         let result = server.run(multithreaded: true)
         server.removeSignalHandlers()
         server.close()  // closing /dev/cuse removes the node
-        logger.info("stopped; /dev/\(devname) removed")
-        if result != 0 { throw ExitCode(1) }
+        // libfuse ends the loop with the number of the signal that stopped it,
+        // or 0 when the kernel closed the connection, which is never a clean
+        // stop: it refused the node (name taken) or the connection was aborted.
+        guard result > 0 else {
+            logger.error(ready.isSet
+                ? "the kernel ended the CUSE connection for /dev/\(devname) (name already taken by another CUSE device, or the connection was aborted)"
+                : "the CUSE session ended before /dev/\(devname) was created (libfuse status \(result))")
+            throw ExitCode(1)
+        }
+        logger.info("stopped by signal \(result); /dev/\(devname) removed")
     }
 
     /// Opens /dev/cuse, turning the common failures into one actionable line.
     private func openCUSE() throws -> Int32 {
-        let fd = open("/dev/cuse", O_RDWR | O_CLOEXEC)
+        let fd = open(cuseDevice, O_RDWR | O_CLOEXEC)
         if fd >= 0 { return fd }
         let err = errno
         let reason: String
         switch err {
         case ENOENT, ENODEV, ENXIO:
-            reason = "CUSE is not available on this kernel (/dev/cuse is missing): load it with 'modprobe cuse', or on a kernel built without CUSE run smafd in the test VM: vm/smaf-vm -- .build/debug/smafd --foreground"
+            reason = "CUSE is not available on this kernel (\(cuseDevice) is missing): load it with 'modprobe cuse', or on a kernel built without CUSE run smafd in the test VM: vm/smaf-vm -- .build/debug/smafd --foreground"
         case EACCES, EPERM:
-            reason = "cannot open /dev/cuse: permission denied; smafd must start as root"
+            reason = "cannot open \(cuseDevice): permission denied; smafd must start as root"
         default:
-            reason = "cannot open /dev/cuse: \(String(cString: strerror(err)))"
+            reason = "cannot open \(cuseDevice): \(String(cString: strerror(err)))"
         }
         var stderrStream = StandardError()
         print("smafd: \(reason)", to: &stderrStream)
@@ -131,6 +151,13 @@ struct Smafd: ParsableCommand {
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         return fds[1]
     }
+}
+
+/// Set once from libfuse's init_done callback, read after the loop ends.
+final class ReadyFlag: Sendable {
+    private let value = Atomic(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
 
 struct StandardError: TextOutputStream {

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
+# Starts the freshly built smafd in each configuration the device issue
+# names and checks the real /dev node with the C programs built against
+# smaf.h. Prints "ok"/"FAIL" lines and "device-tests: N passed, M failed".
+#
+#   Tests/vm/device-tests.sh SMAFD_BINARY ABI_TEST_BINARY
+set -u
+SMAFD=$(realpath "$1")
+WORK=$(mktemp -d /tmp/smaf-device-tests.XXXXXX)
+# The checkout may sit in a private directory (a mktemp clone): give the
+# unprivileged user a copy of the test program it can reach.
+chmod 0755 "$WORK"
+install -m 0755 "$2" "$WORK/smaf_abi_test"
+ABI_TEST=$WORK/smaf_abi_test
+pass=0
+fail=0
+PID=
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+expect() { # expect DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Waits up to 5 s for /dev/NAME; prints how long it took.
+wait_node() {
+	local node=/dev/$1 start
+	start=$(now_ms)
+	for _ in $(seq 1 100); do
+		[ -c "$node" ] && { echo $(($(now_ms) - start)); return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# The device is gone when the kernel has dropped it (sysfs) and its node.
+wait_gone() {
+	for _ in $(seq 1 100); do
+		[ -e "/dev/$1" ] || [ -e "/sys/class/cuse/$1" ] || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_smafd LOG ARGS...: foreground smafd at debug level, PID set.
+start_smafd() {
+	local log=$1
+	shift
+	# A script's background jobs inherit SIGINT ignored; undo that so the
+	# daemon sees the signals a user at a terminal would send.
+	env --default-signal=INT,TERM,HUP "$SMAFD" --foreground --log-level debug "$@" >"$log" 2>&1 &
+	PID=$!
+}
+
+# stop_smafd SIGNAL NAME: the daemon must exit 0 and the node must go away.
+stop_smafd() {
+	local sig=$1 name=$2 rc
+	kill "-$sig" "$PID"
+	for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+	if kill -0 "$PID" 2>/dev/null; then
+		bad "smafd still running 5 s after SIG$sig; killing it"
+		kill -KILL "$PID"
+	fi
+	wait "$PID"
+	rc=$?
+	expect "smafd exits 0 on SIG$sig (rc=$rc)" test "$rc" = 0
+	expect "/dev/$name is removed after SIG$sig" wait_gone "$name"
+}
+
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+echo "# kernel $(uname -r), smafd $SMAFD"
+
+# ---- 1. default configuration --------------------------------------------
+log=$WORK/default.log
+start_smafd "$log"
+if ms=$(wait_node smaf); then
+	ok "/dev/smaf appears within 5 s of starting smafd (${ms} ms)"
+else
+	bad "/dev/smaf did not appear within 5 s"
+	cat "$log"
+fi
+expect "/dev/smaf is a CUSE node, mode 0600 root" \
+	test "$(stat -c '%F %a %U' /dev/smaf 2>/dev/null)" = "character special file 600 root"
+expect "/sys/class/cuse/smaf exists" test -d /sys/class/cuse/smaf
+echo "# --- C ABI test as root"
+"$ABI_TEST" --device /dev/smaf --secure-module testsecure --allocator smaf-memfd
+expect "C ABI test passes as root on /dev/smaf" test $? = 0
+
+expect "an unprivileged user cannot open /dev/smaf before the udev-style chmod" \
+	bash -c '! setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "exec 3<>/dev/smaf" 2>/dev/null'
+# What the udev rule does: a group and mode 0660 (group nogroup stands in for
+# "smaf", since the shared root file system is read-only here).
+chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
+echo "# --- C ABI test as nobody:nogroup after chgrp/chmod 0660"
+as_nobody "$ABI_TEST" --device /dev/smaf --secure-module testsecure --allocator smaf-memfd
+expect "C ABI test passes as an unprivileged user" test $? = 0
+expect "a user outside the group still cannot open it" \
+	bash -c '! setpriv --reuid=65534 --regid=65533 --clear-groups sh -c "exec 3<>/dev/smaf" 2>/dev/null'
+
+expect "refusals are logged at debug level with a reason" \
+	grep -q "refused SMAF_IOC_CREATE .* no allocator named 'deadbeef'" "$log"
+expect "legacy requests are logged by generation" grep -q "legacy request (v3-v7 CREATE" "$log"
+warnings=$(grep -c "without a handoff channel" "$log")
+expect "the no-handoff-channel warning comes once per process (2 processes, $warnings warnings)" test "$warnings" = 2
+stop_smafd TERM smaf
+expect "smafd logs the removal" grep -q "removed" "$log"
+
+# ---- 2. --devname and --secure-module none, stopped with SIGINT ------------
+log=$WORK/alt.log
+start_smafd "$log" --devname smaf-alt --secure-module none
+if ms=$(wait_node smaf-alt); then ok "--devname smaf-alt: /dev/smaf-alt appears (${ms} ms)"; else bad "/dev/smaf-alt did not appear"; cat "$log"; fi
+expect "no /dev/smaf while only smaf-alt is served" test ! -e /dev/smaf
+echo "# --- C ABI test, --secure-module none"
+"$ABI_TEST" --device /dev/smaf-alt --secure-module none
+expect "C ABI test passes on /dev/smaf-alt with no secure module" test $? = 0
+# A second daemon asking for a name that is taken must fail, not pretend.
+timeout 20 "$SMAFD" --foreground --devname smaf-alt >"$WORK/dup.log" 2>&1
+rc=$?
+expect "a second smafd for a taken name exits non-zero (rc=$rc)" test "$rc" = 1
+expect "  ... saying why" grep -q "/dev/smaf-alt already exists" "$WORK/dup.log"
+# The same through CUSE itself (the node was removed by hand, the kernel
+# still has the name): the session is refused and smafd says so.
+rm /dev/smaf-alt
+timeout 20 "$SMAFD" --foreground --devname smaf-alt >"$WORK/dup2.log" 2>&1
+rc=$?
+expect "a name CUSE already has is refused by the kernel and smafd exits 1 (rc=$rc)" test "$rc" = 1
+expect "  ... saying why" grep -q "kernel ended the CUSE connection for /dev/smaf-alt" "$WORK/dup2.log"
+expect "the first daemon is still running and registered" bash -c "kill -0 $PID && [ -d /sys/class/cuse/smaf-alt ]"
+stop_smafd INT smaf-alt
+
+# ---- 3. deny-cpu ----------------------------------------------------------
+log=$WORK/deny.log
+start_smafd "$log" --secure-module deny-cpu
+if wait_node smaf >/dev/null; then ok "deny-cpu: /dev/smaf appears"; else bad "deny-cpu: no node"; cat "$log"; fi
+"$ABI_TEST" --device /dev/smaf --secure-module deny-cpu --allocator smaf-memfd >"$WORK/deny.out"
+expect "C ABI test passes with --secure-module deny-cpu" test $? = 0
+stop_smafd TERM smaf
+
+# ---- 4. background mode returns once the node exists ----------------------
+"$SMAFD" --devname smaf-bg >"$WORK/bg.log" 2>&1
+rc=$?
+expect "smafd without --foreground returns 0 (rc=$rc)" test "$rc" = 0
+expect "  ... and /dev/smaf-bg exists when it returns" test -c /dev/smaf-bg
+bgpid=$(pgrep -f -- "--devname smaf-bg" | head -n 1)
+expect "  ... served by a detached process" test -n "$bgpid"
+[ -n "$bgpid" ] && kill -TERM "$bgpid"
+expect "  ... which exits on SIGTERM" bash -c "for i in \$(seq 100); do kill -0 $bgpid 2>/dev/null || exit 0; sleep 0.05; done; exit 1"
+expect "  ... which removes the node on SIGTERM" wait_gone smaf-bg
+
+# ---- 5. SIGKILL: the kernel removes the node with the daemon --------------
+start_smafd "$WORK/kill.log"
+wait_node smaf >/dev/null
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+expect "after SIGKILL the kernel removes /dev/smaf" wait_gone smaf
+
+rm -rf "$WORK"
+echo "device-tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
