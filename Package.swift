@@ -17,10 +17,12 @@ let package = Package(
         .systemLibrary(
             name: "CFuse", path: "CFuse", pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]),
-        // The device logic: codec, registry, secure slot, dispatcher. No libfuse here.
+        // Syscalls Swift cannot reach directly (memfd, SCM_RIGHTS, inotify).
+        .target(name: "CSmafSys", path: "Sources/CSmafSys"),
+        // The device logic: codec, registry, secure slot, dispatcher, handoff. No libfuse here.
         .target(
             name: "SmafCore",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSmafSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // Thin CUSE adapter: libfuse callbacks to SmafCore.
         .target(
@@ -37,13 +39,16 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // Kernel-side FUSE structs (<linux/fuse.h>), for the test that plays the kernel.
         .target(name: "CFuseKernel", path: "Sources/CFuseKernel"),
+        .target(
+            name: "SmafTestSupport", dependencies: ["SmafCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SmafTestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "SmafCoreTests",
-            dependencies: ["SmafCore", "CSmafABI"],
+            dependencies: ["SmafCore", "SmafTestSupport", "CSmafABI", "CSmafSys"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "SmafCUSETests",
-            dependencies: ["SmafCore", "SmafCUSE", "CFuse", "CFuseKernel", "CSmafABI"],
+            dependencies: ["SmafCore", "SmafCUSE", "SmafTestSupport", "CFuse", "CFuseKernel", "CSmafABI"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
     ]
 )

@@ -1,6 +1,7 @@
 /* The C compiler's view of smaf.h; see smaf_abi_probe.h. */
 #include <string.h>
 #include "smaf.h"
+#include "smaf_ext.h"
 #include "smaf_abi_probe.h"
 
 /* The ABI is a contract: fail the build if the header ever drifts. */
@@ -44,12 +45,37 @@ static const struct field info_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field ext_handoff_fields[] = {
+	FIELD(smaf_ext_handoff, version), FIELD(smaf_ext_handoff, protocol),
+	FIELD(smaf_ext_handoff, reserved1), FIELD(smaf_ext_handoff, path),
+	FIELD(smaf_ext_handoff, reserved2),
+	{ NULL, 0, 0 },
+};
+
+static const struct field ext_status_fields[] = {
+	FIELD(smaf_ext_status, version), FIELD(smaf_ext_status, live_buffers),
+	FIELD(smaf_ext_status, live_bytes), FIELD(smaf_ext_status, channels),
+	FIELD(smaf_ext_status, secure_buffers), FIELD(smaf_ext_status, created_total),
+	FIELD(smaf_ext_status, reserved),
+	{ NULL, 0, 0 },
+};
+
+static const struct field handoff_msg_fields[] = {
+	FIELD(smaf_handoff_msg, magic), FIELD(smaf_handoff_msg, protocol),
+	FIELD(smaf_handoff_msg, token), FIELD(smaf_handoff_msg, flags),
+	FIELD(smaf_handoff_msg, length),
+	{ NULL, 0, 0 },
+};
+
 static const struct field *fields_of(enum smaf_abi_struct s)
 {
 	switch (s) {
 	case SMAF_ABI_CREATE: return create_fields;
 	case SMAF_ABI_SECURE_FLAG: return secure_fields;
 	case SMAF_ABI_INFO: return info_fields;
+	case SMAF_ABI_EXT_HANDOFF: return ext_handoff_fields;
+	case SMAF_ABI_EXT_STATUS: return ext_status_fields;
+	case SMAF_ABI_HANDOFF_MSG: return handoff_msg_fields;
 	}
 	return NULL;
 }
@@ -69,6 +95,9 @@ size_t smaf_abi_struct_size(enum smaf_abi_struct s)
 	case SMAF_ABI_CREATE: return sizeof(struct smaf_create_data);
 	case SMAF_ABI_SECURE_FLAG: return sizeof(struct smaf_secure_flag);
 	case SMAF_ABI_INFO: return sizeof(struct smaf_info);
+	case SMAF_ABI_EXT_HANDOFF: return sizeof(struct smaf_ext_handoff);
+	case SMAF_ABI_EXT_STATUS: return sizeof(struct smaf_ext_status);
+	case SMAF_ABI_HANDOFF_MSG: return sizeof(struct smaf_handoff_msg);
 	}
 	return 0;
 }
@@ -79,6 +108,9 @@ size_t smaf_abi_struct_align(enum smaf_abi_struct s)
 	case SMAF_ABI_CREATE: return _Alignof(struct smaf_create_data);
 	case SMAF_ABI_SECURE_FLAG: return _Alignof(struct smaf_secure_flag);
 	case SMAF_ABI_INFO: return _Alignof(struct smaf_info);
+	case SMAF_ABI_EXT_HANDOFF: return _Alignof(struct smaf_ext_handoff);
+	case SMAF_ABI_EXT_STATUS: return _Alignof(struct smaf_ext_status);
+	case SMAF_ABI_HANDOFF_MSG: return _Alignof(struct smaf_handoff_msg);
 	}
 	return 0;
 }
@@ -103,3 +135,5 @@ uint32_t smaf_abi_flag_rdwr(void) { return SMAF_RDWR; }
 uint32_t smaf_abi_flag_cloexec(void) { return SMAF_CLOEXEC; }
 uint32_t smaf_abi_max_name_length(void) { return MAX_NAME_LENGTH; }
 uint32_t smaf_abi_ioc_magic(void) { return SMAF_IOC_MAGIC; }
+uint32_t smaf_abi_ioc_ext_handoff(void) { return SMAF_IOC_EXT_HANDOFF; }
+uint32_t smaf_abi_ioc_ext_status(void) { return SMAF_IOC_EXT_STATUS; }

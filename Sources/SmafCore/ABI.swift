@@ -81,3 +81,29 @@ public enum SmafRequest: UInt32, CaseIterable, Sendable {
         }
     }
 }
+
+/// smafd's own requests (smaf_ext.h), far from the v10 numbers. They exist
+/// because a CUSE ioctl cannot return an fd; plain v10 clients never use them.
+public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
+    /// `_IOWR('S', 0x40, struct smaf_ext_handoff)`: where the handoff socket is.
+    case handoff = 0xC080_5340
+    /// `_IOWR('S', 0x41, struct smaf_ext_status)`: live buffers and channels.
+    case status = 0xC080_5341
+
+    public var structSize: Int { 128 }
+
+    public var name: String {
+        switch self {
+        case .handoff: return "SMAF_IOC_EXT_HANDOFF"
+        case .status: return "SMAF_IOC_EXT_STATUS"
+        }
+    }
+
+    public enum HandoffField {
+        public static let version = 0, protocolVersion = 8, reserved1 = 12, path = 16, reserved2 = 124
+    }
+    public enum StatusField {
+        public static let version = 0, liveBuffers = 8, liveBytes = 16, channels = 24
+        public static let secureBuffers = 28, createdTotal = 32, reserved = 40
+    }
+}

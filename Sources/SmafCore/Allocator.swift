@@ -1,5 +1,22 @@
-/// An allocator plug-in (spec §3.15): a name the CREATE ioctl can ask for and
-/// a ranking that orders the list GET_INFO enumerates (index 0 = preferred).
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSmafSys
+
+/// A device that will use a buffer, as far as an allocator cares (spec
+/// §3.15/§3.18: CMA matched on the device's coherent DMA mask).
+public struct DeviceConstraint: Sendable, Equatable {
+    public var name: String
+    public var coherentDMAMask: UInt64
+    public init(name: String, coherentDMAMask: UInt64) {
+        self.name = name
+        self.coherentDMAMask = coherentDMAMask
+    }
+}
+
+/// An allocator plug-in (spec §3.15): a name CREATE can ask for, a ranking
+/// that orders the list GET_INFO enumerates (index 0 = preferred), a match
+/// rule over the devices that will use a buffer, and the allocation itself.
 public protocol Allocator: Sendable {
     /// Printable ASCII, 1...63 bytes (the name must fit `name[64]` with its NUL).
     var name: String { get }
@@ -7,16 +24,42 @@ public protocol Allocator: Sendable {
     var ranking: Int32 { get }
     /// What really backs the memory, for operators (`memfd (shmem)`, ...).
     var backing: String { get }
+    /// Can this allocator serve all of these devices?
+    func matches(_ devices: [DeviceConstraint]) -> Bool
+    /// A new read-write file of exactly `length` bytes (already page-rounded),
+    /// zero-filled, owned by the caller. Errors are the errno CREATE returns.
+    func allocate(length: UInt64) throws(SmafErrno) -> Int32
 }
 
-/// `smaf-memfd`: buffers are sealed memfds whose pages shmem commits only
-/// when first touched, which is SMAF's deferred allocation done by the kernel.
-/// Registered from the start so GET_INFO always lists something real.
+/// `smaf-memfd`: buffers are memfds sealed against shrinking and growing,
+/// whose pages shmem commits only when first touched, which is SMAF's
+/// deferred allocation done by the kernel. It serves any device set.
 public struct MemfdAllocator: Allocator {
     public let name = "smaf-memfd"
     public let ranking: Int32 = 0
-    public let backing = "memfd (shmem, sealed size, committed on first touch)"
+    public let backing = "memfd (shmem, size sealed, pages committed on first touch)"
     public init() {}
+
+    public func matches(_ devices: [DeviceConstraint]) -> Bool { true }
+
+    public func allocate(length: UInt64) throws(SmafErrno) -> Int32 {
+        let fd = smaf_sys_memfd("smaf-buffer")
+        guard fd >= 0 else { throw Self.allocationErrno(errno) }
+        guard ftruncate(fd, off_t(length)) == 0,
+              smaf_sys_add_seals(fd, SMAF_SEAL_SHRINK | SMAF_SEAL_GROW) == 0
+        else {
+            let e = errno
+            close(fd)
+            throw Self.allocationErrno(e)
+        }
+        return fd
+    }
+
+    /// Out of memory or of smafd's own descriptors: ENOMEM either way (the
+    /// driver said EINVAL; see README "Differences").
+    static func allocationErrno(_ e: Int32) -> SmafErrno {
+        e == EFBIG || e == EINVAL ? .EINVAL : .ENOMEM
+    }
 }
 
 /// A second name for an existing allocator (e.g. `smaf-cma` for programs that
@@ -30,4 +73,6 @@ public struct AllocatorAlias: Allocator {
         self.name = name
         self.target = target
     }
+    public func matches(_ devices: [DeviceConstraint]) -> Bool { target.matches(devices) }
+    public func allocate(length: UInt64) throws(SmafErrno) -> Int32 { try target.allocate(length: length) }
 }

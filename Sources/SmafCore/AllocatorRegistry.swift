@@ -71,6 +71,16 @@ public final class AllocatorRegistry: Sendable {
         return state.withLock { s in s.byName[key].map { s.ranked[$0] } }
     }
 
+    /// The allocator for an unnamed buffer (spec §3.8): with no devices the
+    /// first in rank order, match() not consulted; otherwise the first whose
+    /// match() accepts the devices. nil if none (the driver crashed on an
+    /// empty list, B4).
+    public func choose(for devices: [DeviceConstraint]) -> (any Allocator)? {
+        state.withLock { s in
+            devices.isEmpty ? s.ranked.first : s.ranked.first { $0.matches(devices) }
+        }
+    }
+
     public func lookup(_ name: String) -> (any Allocator)? {
         state.withLock { s in s.byName[name].map { s.ranked[$0] } }
     }

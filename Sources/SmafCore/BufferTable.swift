@@ -30,33 +30,59 @@ public struct BufferRecord: Sendable {
     }
 }
 
+/// Totals over the live buffers, for the status request and the tests.
+public struct BufferTotals: Sendable, Equatable {
+    public var buffers: Int
+    public var bytes: UInt64
+    public var secure: Int
+}
+
 /// Live buffers by file identity; O(1) lookups under one lock.
 public final class BufferTable: Sendable {
-    private let records = Mutex([FileIdentity: BufferRecord]())
+    private struct State {
+        var records: [FileIdentity: BufferRecord] = [:]
+        var bytes: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
-    public var count: Int { records.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.records.count } }
+
+    public var totals: BufferTotals {
+        state.withLock { s in
+            BufferTotals(buffers: s.records.count, bytes: s.bytes,
+                         secure: s.records.values.reduce(0) { $0 + ($1.secure == nil ? 0 : 1) })
+        }
+    }
 
     public func insert(_ record: BufferRecord, for identity: FileIdentity) {
-        records.withLock { $0[identity] = record }
+        state.withLock { s in
+            if let old = s.records.updateValue(record, forKey: identity) { s.bytes -= old.length }
+            s.bytes += record.length
+        }
     }
 
     @discardableResult
     public func remove(_ identity: FileIdentity) -> BufferRecord? {
-        records.withLock { $0.removeValue(forKey: identity) }
+        state.withLock { s in
+            let old = s.records.removeValue(forKey: identity)
+            if let old { s.bytes -= old.length }
+            return old
+        }
     }
 
     public func record(for identity: FileIdentity) -> BufferRecord? {
-        records.withLock { $0[identity] }
+        state.withLock { $0.records[identity] }
     }
 
     /// Runs `body` on the record under the table lock; nil if there is none.
+    /// The length must not change.
     public func update<R>(_ identity: FileIdentity, _ body: (inout BufferRecord) -> R) -> R? {
-        records.withLock { table -> R? in
-            guard var record = table[identity] else { return nil }
+        state.withLock { s -> R? in
+            guard var record = s.records[identity] else { return nil }
             let result = body(&record)
-            table[identity] = record
+            s.records[identity] = record
             return result
         }
     }

@@ -20,6 +20,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let ENOSPC = SmafErrno(Glibc.ENOSPC)
     public static let EACCES = SmafErrno(Glibc.EACCES)
     public static let EPERM = SmafErrno(Glibc.EPERM)
+    public static let EAGAIN = SmafErrno(Glibc.EAGAIN)
 
     public var description: String {
         switch rawValue {
@@ -31,6 +32,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
         case Glibc.ENOSPC: return "ENOSPC"
         case Glibc.EACCES: return "EACCES"
         case Glibc.EPERM: return "EPERM"
+        case Glibc.EAGAIN: return "EAGAIN"
         default: return "errno \(rawValue)"
         }
     }

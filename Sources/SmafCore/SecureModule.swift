@@ -1,3 +1,9 @@
+import CSmafSys
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A per-buffer context a secure module hands out when a buffer becomes
 /// secure (spec §3.16 `create_ctx`).
 public final class SecureContext: Sendable {
@@ -11,12 +17,27 @@ public enum AccessDirection: Int32, Sendable {
     case bidirectional = 0, toDevice = 1, fromDevice = 2
 }
 
+/// A buffer a secure module is about to act on, as the caller holds it.
+public struct BufferAccess {
+    let tid: Int32
+    let fd: Int32
+    /// A new read-write handle on the caller's buffer (through /proc), which
+    /// the caller of this method closes; nil if the fd cannot be reopened.
+    public func reopenReadWrite() -> Int32? {
+        let h = open("/proc/\(tid)/fd/\(fd)", O_RDWR | O_CLOEXEC)
+        return h >= 0 ? h : nil
+    }
+}
+
 /// The single secure module of a daemon (spec §3.16). Its decisions on CPU
 /// access are what make mmap of a secure buffer succeed or fail.
 public protocol SecureModule: Sendable {
     var name: String { get }
     /// What the policy enforces, in a sentence, for logs and `--help`.
     var summary: String { get }
+    /// Enforcement to apply before a buffer becomes secure; an errno refuses
+    /// the SET and leaves the buffer as it was.
+    func willSecure(_ buffer: BufferAccess) -> SmafErrno?
     func createContext() -> SecureContext?
     /// false keeps the buffer secure and SET_SECURE(0) fails with EINVAL.
     func destroyContext(_ context: SecureContext) -> Bool
@@ -29,17 +50,29 @@ public struct TestSecureModule: SecureModule {
     public let name = "testsecure"
     public let summary = "secure is a flag only; CPU mappings of secure buffers are allowed"
     public init() {}
+    public func willSecure(_ buffer: BufferAccess) -> SmafErrno? { nil }
     public func createContext() -> SecureContext? { SecureContext(module: name) }
     public func destroyContext(_ context: SecureContext) -> Bool { true }
     public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }
 }
 
 /// The OP-TEE-era behaviour (spec §3.19 without runtime device support):
-/// CPU access to a secure buffer is refused.
+/// CPU access to a secure buffer is refused. A userspace daemon sees no
+/// mmap, so the kernel enforces it: securing adds the memfd write seal, after
+/// which writable shared mappings and write(2) fail with EPERM. The kernel
+/// refuses the seal while a writable shared mapping exists (EBUSY), and a
+/// seal can never be removed, so un-securing clears the flag but the buffer
+/// stays write-sealed.
 public struct DenyCPUSecureModule: SecureModule {
     public let name = "deny-cpu"
-    public let summary = "CPU access to secure buffers is refused"
+    public let summary = "CPU writes to secure buffers are refused (memfd write seal; permanent)"
     public init() {}
+    public func willSecure(_ buffer: BufferAccess) -> SmafErrno? {
+        guard let fd = buffer.reopenReadWrite() else { return .EINVAL }
+        defer { close(fd) }
+        if smaf_sys_add_seals(fd, SMAF_SEAL_WRITE) == 0 { return nil }
+        return errno == EBUSY ? .EBUSY : .EINVAL
+    }
     public func createContext() -> SecureContext? { SecureContext(module: name) }
     public func destroyContext(_ context: SecureContext) -> Bool { true }
     public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { false }

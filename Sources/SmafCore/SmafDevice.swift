@@ -13,7 +13,12 @@ public final class SmafDevice: Sendable {
     public let secureModule: (any SecureModule)?
     public let buffers: BufferTable
     public let pageSize: UInt64
+    /// Where buffers go (nil: no caller can receive one, CREATE is ENOTCONN).
+    public let handoff: HandoffServer?
+    /// Tracks buffers until the kernel frees them (required with `handoff`).
+    public let lifetime: BufferLifetime?
     let environment: any CallerEnvironment
+    private let nextToken = Atomic<UInt32>(0)
     let logger: Logger
     /// Processes already told (at warning level) that they have no handoff
     /// channel; bounded so a pid churn cannot grow it without limit.
@@ -24,13 +29,17 @@ public final class SmafDevice: Sendable {
         registry: AllocatorRegistry,
         secureModule: (any SecureModule)?,
         buffers: BufferTable = BufferTable(),
+        handoff: HandoffServer? = nil,
+        lifetime: BufferLifetime? = nil,
         environment: any CallerEnvironment = ProcFSEnvironment(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         logger: Logger
     ) {
         self.registry = registry
         self.secureModule = secureModule
-        self.buffers = buffers
+        self.buffers = lifetime?.table ?? buffers
+        self.handoff = handoff
+        self.lifetime = lifetime
         self.environment = environment
         self.pageSize = pageSize
         self.logger = logger
@@ -44,6 +53,9 @@ public final class SmafDevice: Sendable {
         output: UnsafeMutableRawBufferPointer, caller: Caller
     ) -> Result<Int, SmafErrno> {
         guard let req = SmafRequest(rawValue: request) else {
+            if let ext = SmafExtensionRequest(rawValue: request) {
+                return extensionRequest(ext, input, output, caller)
+            }
             return refuse(.EINVAL, request: request, caller: caller,
                           SmafRequest.legacyDescription(request).map { "legacy request (\($0)) is not part of the v10 ABI" }
                             ?? "unknown request")
@@ -69,7 +81,8 @@ public final class SmafDevice: Sendable {
 
     /// Convenience for tests and tools: bytes in, bytes out.
     public func ioctl(request: UInt32, input: [UInt8], caller: Caller) -> Result<[UInt8], SmafErrno> {
-        let size = SmafRequest(rawValue: request)?.structSize ?? input.count
+        let size = SmafRequest(rawValue: request)?.structSize
+            ?? SmafExtensionRequest(rawValue: request)?.structSize ?? input.count
         var out = [UInt8](repeating: 0, count: size)
         let r = input.withUnsafeBytes { inp in
             out.withUnsafeMutableBytes { ioctl(request: request, input: inp, output: $0, caller: caller) }
@@ -105,8 +118,45 @@ public final class SmafDevice: Sendable {
         }
         // A CUSE reply cannot carry a file descriptor (design §2.1): without an
         // out-of-band channel to this process the buffer cannot be delivered.
-        warnNoHandoffChannelOnce(caller)
-        return refuse(.ENOTCONN, request: rq, caller: caller, "the caller has no handoff channel to receive the buffer fd")
+        let pid = environment.processID(ofThread: caller.tid) ?? caller.tid
+        guard let handoff, let lifetime, handoff.hasChannel(process: pid) else {
+            warnNoHandoffChannelOnce(pid: pid, caller)
+            return refuse(.ENOTCONN, request: rq, caller: caller, "process \(pid) has no handoff channel to receive the buffer fd")
+        }
+        guard let allocator = data.name[0] != 0 ? registry.lookup(data.name) : registry.choose(for: []) else {
+            return refuse(.EINVAL, request: rq, caller: caller, "no allocator is registered")
+        }
+        let size = roundedLength(data.length)!
+        let memfd: Int32
+        do { memfd = try allocator.allocate(length: size) } catch {
+            return refuse(error, request: rq, caller: caller, "\(allocator.name) could not allocate \(size) bytes")
+        }
+        defer { close(memfd) }
+        // Without SMAF_RDWR the caller gets a read-only open of the same file,
+        // so a writable shared mapping fails with EACCES as on the driver.
+        var handle = memfd
+        if data.flags & SmafABI.flagRDWR == 0 {
+            handle = open("/proc/self/fd/\(memfd)", O_RDONLY | O_CLOEXEC)
+            guard handle >= 0 else { return refuse(.ENOMEM, request: rq, caller: caller, "cannot reopen the buffer read-only") }
+        }
+        defer { if handle != memfd { close(handle) } }
+        let identity: FileIdentity
+        do {
+            identity = try lifetime.track(fd: memfd, record: BufferRecord(
+                length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid))
+        } catch {
+            return refuse(error, request: rq, caller: caller, "cannot track the new buffer")
+        }
+        // The fd field carries a token (<= -2, never an fd number) that names
+        // the message the buffer travels in; the client swaps in the real fd.
+        let token = -2 - Int32(bitPattern: nextToken.add(1, ordering: .relaxed).newValue & 0x3FFF_FFFF)
+        if let e = handoff.deliver(fd: handle, token: token, flags: data.flags, length: size, to: pid) {
+            lifetime.forget(identity)
+            return refuse(e, request: rq, caller: caller, "the buffer could not be sent to process \(pid)")
+        }
+        data.fd = token
+        data.encodeUnchecked(into: output)
+        return .success(SmafCreateData.wireSize)
     }
 
     /// The buffer size for a requested length, or nil if rounding overflows or
@@ -118,8 +168,7 @@ public final class SmafDevice: Sendable {
         return rounded <= UInt64(Int64.max) ? rounded : nil
     }
 
-    private func warnNoHandoffChannelOnce(_ caller: Caller) {
-        let pid = environment.processID(ofThread: caller.tid) ?? caller.tid
+    private func warnNoHandoffChannelOnce(pid: Int32, _ caller: Caller) {
         let first = warnedNoChannel.withLock { set -> Bool in
             if set.count >= Self.warnedNoChannelLimit { set.removeAll(keepingCapacity: true) }
             return set.insert(pid).inserted
@@ -172,9 +221,15 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, "fd \(data.fd) is not open in thread \(caller.tid)")
         }
         let wantSecure = data.secure != 0
+        var failure = SmafErrno.EINVAL
         let outcome: String? = buffers.update(identity) { record -> String? in
             if wantSecure {
                 if record.secure != nil { return nil }  // idempotent
+                if let e = module.willSecure(BufferAccess(tid: caller.tid, fd: data.fd)) {
+                    failure = e
+                    return e == .EBUSY ? "the buffer has a writable shared mapping; \(module.name) cannot secure it"
+                                       : "\(module.name) could not restrict the buffer"
+                }
                 guard let ctx = module.createContext() else { return "\(module.name) could not create a context" }
                 record.secure = ctx
             } else {
@@ -185,7 +240,7 @@ public final class SmafDevice: Sendable {
             return nil
         } ?? "fd \(data.fd) is not a SMAF buffer (\(identity))"
         if let reason = outcome {
-            return refuse(.EINVAL, request: rq, caller: caller, reason)
+            return refuse(failure, request: rq, caller: caller, reason)
         }
         // The driver copies nothing back for SET.
         return .success(0)
@@ -210,10 +265,44 @@ public final class SmafDevice: Sendable {
         return .success(SmafInfo.wireSize)
     }
 
+    // MARK: - smafd extensions (smaf_ext.h)
+
+    private func extensionRequest(_ req: SmafExtensionRequest, _ input: UnsafeRawBufferPointer,
+                                  _ output: UnsafeMutableRawBufferPointer, _ caller: Caller) -> Result<Int, SmafErrno> {
+        guard input.count == req.structSize, output.count >= req.structSize else {
+            return refuse(.EINVAL, request: req.rawValue, caller: caller,
+                          "argument is \(input.count) bytes in, \(output.count) out; expected \(req.structSize)")
+        }
+        let version = input.field(0, as: UInt64.self)
+        guard version == 0 else {
+            return refuse(.EINVAL, request: req.rawValue, caller: caller, "version \(version) is not 0")
+        }
+        output.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<req.structSize]))
+        switch req {
+        case .handoff:
+            guard let handoff else {
+                return refuse(.EINVAL, request: req.rawValue, caller: caller, "this smafd has no handoff socket")
+            }
+            typealias F = SmafExtensionRequest.HandoffField
+            output.setField(F.protocolVersion, HandoffProtocol.version)
+            for i in 0..<(F.reserved2 - F.path) { output[F.path + i] = 0 }
+            for (i, b) in handoff.socketPath.utf8.enumerated() { output[F.path + i] = b }
+        case .status:
+            typealias F = SmafExtensionRequest.StatusField
+            let t = buffers.totals
+            output.setField(F.liveBuffers, UInt64(t.buffers))
+            output.setField(F.liveBytes, t.bytes)
+            output.setField(F.channels, UInt32(handoff?.channelCount ?? 0))
+            output.setField(F.secureBuffers, UInt32(t.secure))
+            output.setField(F.createdTotal, lifetime?.createdTotal ?? 0)
+        }
+        return .success(req.structSize)
+    }
+
     // MARK: -
 
     private func refuse(_ errno: SmafErrno, request: UInt32, caller: Caller, _ reason: @autoclosure () -> String) -> Result<Int, SmafErrno> {
-        logger.debug("refused \(SmafRequest(rawValue: request)?.name ?? "request 0x\(String(request, radix: 16, uppercase: true))") from tid \(caller.tid) uid \(caller.uid) with \(errno): \(reason())")
+        logger.debug("refused \(SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name ?? "request 0x\(String(request, radix: 16, uppercase: true))") from tid \(caller.tid) uid \(caller.uid) with \(errno): \(reason())")
         return .failure(errno)
     }
 }

@@ -48,6 +48,17 @@ struct Smafd: ParsableCommand {
         discussion: "At debug, every refused request is logged with its reason."))
     var logLevel: Logger.Level = .info
 
+    @Option(name: .customLong("alias"), help: ArgumentHelp(
+        "Register OLD as another name for allocator NEW (repeatable).",
+        discussion: "For programs that hard-code an original allocator name, e.g. --alias smaf-cma=smaf-memfd. Aliases are listed by GET_INFO like any allocator.",
+        valueName: "OLD=NEW"))
+    var aliases: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Directory of the handoff socket (<dir>/<devname>.sock).",
+        discussion: "Created 0755 if missing; it must belong to smafd's user and be writable by nobody else."))
+    var socketDir = "/run/smaf"
+
     @Option(help: .hidden)
     var cuseDevice = "/dev/cuse"
 
@@ -77,12 +88,23 @@ struct Smafd: ParsableCommand {
             throw ExitCode(1)
         }
 
-        let registry = AllocatorRegistry()
-        try registry.register(MemfdAllocator())
-        let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(), logger: logger)
+        let registry = try makeRegistry()
+        let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
+        let handoff: HandoffServer
+        do {
+            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, logger: logger)
+        } catch {
+            var stderrStream = StandardError()
+            print("smafd: \(error)", to: &stderrStream)
+            throw ExitCode(1)
+        }
+        defer { handoff.stop() }
+        let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
+                                handoff: handoff, lifetime: lifetime, logger: logger)
 
         // Detach before any thread exists; the parent waits until the node is there.
         let readyPipe = foreground ? nil : try detach()
+        try handoff.start()
         let ready = ReadyFlag()
         let server = CUSEServer(device: device, deviceName: devname, logger: logger) {
             ready.set()
@@ -95,7 +117,9 @@ struct Smafd: ParsableCommand {
         try server.makeSession()
         try server.attach(cuseFD: cuseFD)
         guard server.installSignalHandlers() else { throw CUSEError("could not install signal handlers") }
-        logger.info("starting", metadata: ["device": "/dev/\(devname)", "secure-module": "\(secureModule.rawValue)"])
+        logger.info("starting", metadata: [
+            "device": "/dev/\(devname)", "secure-module": "\(secureModule.rawValue)", "handoff": "\(handoff.socketPath)",
+        ])
         let result = server.run(multithreaded: true)
         server.removeSignalHandlers()
         server.close()  // closing /dev/cuse removes the node
@@ -109,6 +133,22 @@ struct Smafd: ParsableCommand {
             throw ExitCode(1)
         }
         logger.info("stopped by signal \(result); /dev/\(devname) removed")
+    }
+
+    /// smaf-memfd plus the --alias names.
+    private func makeRegistry() throws -> AllocatorRegistry {
+        let registry = AllocatorRegistry()
+        try registry.register(MemfdAllocator())
+        for spec in aliases {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let target = registry.lookup(parts[1]) else {
+                throw ValidationError("--alias \(spec): expected OLD=NEW with NEW one of \(registry.allocators.map(\.name).joined(separator: ", "))")
+            }
+            do { try registry.register(AllocatorAlias(name: parts[0], target: target)) } catch {
+                throw ValidationError("--alias \(spec): \(error)")
+            }
+        }
+        return registry
     }
 
     /// Opens /dev/cuse, turning the common failures into one actionable line.

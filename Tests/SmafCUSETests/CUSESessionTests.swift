@@ -2,6 +2,7 @@ import CFuseKernel
 import Foundation
 import SmafCUSE
 import SmafCore
+import SmafTestSupport
 import XCTest
 
 /// The real libfuse CUSE session, driven over a socketpair by a test that
@@ -189,17 +190,3 @@ final class CUSESessionTests: XCTestCase {
     }
 }
 
-struct NamedAllocator: Allocator {
-    let name: String
-    let ranking: Int32
-    var backing: String { "test" }
-}
-
-func createData(length: UInt64 = 16384, flags: UInt32 = SmafABI.flagRDWR | SmafABI.flagCLOEXEC, name: String = "") -> SmafCreateData {
-    var d = SmafCreateData()
-    d.length = length
-    d.flags = flags
-    d.fd = -7
-    d.name = FixedBytes(cString: name)
-    return d
-}

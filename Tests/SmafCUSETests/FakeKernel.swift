@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SmafCUSE
 import SmafCore
+import SmafTestSupport
 import XCTest
 
 /// Plays the kernel's side of /dev/cuse over one end of a SOCK_SEQPACKET

@@ -1,5 +1,6 @@
 import CSmafABI
 import SmafCore
+import SmafTestSupport
 import XCTest
 
 /// Swift's codec against the C compiler's reading of smaf.h, field by field.
@@ -66,6 +67,26 @@ final class ABILayoutTests: XCTestCase {
         XCTAssertEqual(SmafABI.validCreateFlags, 0x80002)
         XCTAssertEqual(Int(smaf_abi_max_name_length()), SmafABI.maxNameLength)
         XCTAssertEqual(smaf_abi_ioc_magic(), UInt32(SmafABI.ioctlMagic))
+    }
+
+    func testExtensionLayouts() {
+        typealias H = SmafExtensionRequest.HandoffField
+        check(SMAF_ABI_EXT_HANDOFF, size: 128, [
+            ("version", H.version, 8), ("protocol", H.protocolVersion, 4), ("reserved1", H.reserved1, 4),
+            ("path", H.path, HandoffProtocol.maxPathBytes + 1), ("reserved2", H.reserved2, 4),
+        ])
+        typealias S = SmafExtensionRequest.StatusField
+        check(SMAF_ABI_EXT_STATUS, size: 128, [
+            ("version", S.version, 8), ("live_buffers", S.liveBuffers, 8), ("live_bytes", S.liveBytes, 8),
+            ("channels", S.channels, 4), ("secure_buffers", S.secureBuffers, 4),
+            ("created_total", S.createdTotal, 8), ("reserved", S.reserved, 88),
+        ])
+        XCTAssertEqual(smaf_abi_struct_size(SMAF_ABI_HANDOFF_MSG), HandoffProtocol.messageSize)
+        XCTAssertEqual(smaf_abi_field_offset(SMAF_ABI_HANDOFF_MSG, "token"), 8)
+        XCTAssertEqual(smaf_abi_field_offset(SMAF_ABI_HANDOFF_MSG, "length"), 16)
+        XCTAssertEqual(SmafExtensionRequest.handoff.rawValue, smaf_abi_ioc_ext_handoff())
+        XCTAssertEqual(SmafExtensionRequest.status.rawValue, smaf_abi_ioc_ext_status())
+        XCTAssertEqual(SmafABI.iowr(nr: 0x40, size: 128), smaf_abi_ioc_ext_handoff())
     }
 
     func testLegacyNumbersAreNotV10() {

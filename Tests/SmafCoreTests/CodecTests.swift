@@ -1,4 +1,5 @@
 import SmafCore
+import SmafTestSupport
 import XCTest
 
 final class CodecTests: XCTestCase {

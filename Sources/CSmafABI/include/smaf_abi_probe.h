@@ -13,6 +13,9 @@ enum smaf_abi_struct {
 	SMAF_ABI_CREATE = 0,
 	SMAF_ABI_SECURE_FLAG = 1,
 	SMAF_ABI_INFO = 2,
+	SMAF_ABI_EXT_HANDOFF = 3, /* smaf_ext.h */
+	SMAF_ABI_EXT_STATUS = 4,
+	SMAF_ABI_HANDOFF_MSG = 5,
 };
 
 /* sizeof / _Alignof of one of the three structs. */
@@ -31,5 +34,7 @@ uint32_t smaf_abi_flag_rdwr(void);
 uint32_t smaf_abi_flag_cloexec(void);
 uint32_t smaf_abi_max_name_length(void);
 uint32_t smaf_abi_ioc_magic(void);
+uint32_t smaf_abi_ioc_ext_handoff(void);
+uint32_t smaf_abi_ioc_ext_status(void);
 
 #endif

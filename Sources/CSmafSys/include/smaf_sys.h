@@ -1,0 +1,44 @@
+/*
+ * Thin wrappers for the syscalls and macros Swift cannot reach directly
+ * (variadic syscall(), CMSG_* macros, GNU-only declarations). Each returns
+ * -1 with errno set on failure, like the call it wraps.
+ */
+#ifndef SMAF_SYS_H
+#define SMAF_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING) */
+int smaf_sys_memfd(const char *name);
+/* fcntl(fd, F_ADD_SEALS, seals); seals: the SMAF_SEAL_* values below. */
+int smaf_sys_add_seals(int fd, unsigned int seals);
+int smaf_sys_get_seals(int fd);
+extern const unsigned int SMAF_SEAL_SHRINK, SMAF_SEAL_GROW, SMAF_SEAL_WRITE, SMAF_SEAL_SEAL;
+
+/* sendmsg of `len` bytes plus, if fd >= 0, one SCM_RIGHTS descriptor;
+ * MSG_DONTWAIT | MSG_NOSIGNAL so a stuck or gone peer never blocks or kills smafd. */
+ssize_t smaf_sys_send_with_fd(int sock, const void *buf, size_t len, int fd);
+/* recvmsg of one message; *fd_out is the SCM_RIGHTS fd or -1 (extra fds are closed). */
+ssize_t smaf_sys_recv_with_fd(int sock, void *buf, size_t len, int *fd_out, int cloexec);
+
+/* SO_PEERCRED of a connected unix socket. */
+int smaf_sys_peer_cred(int sock, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+/* inotify_init1(IN_NONBLOCK | IN_CLOEXEC) */
+int smaf_sys_inotify_init(void);
+/* Watch the inode `path` resolves to for its deletion (IN_DELETE_SELF; the
+ * kernel adds IN_IGNORED when the watch goes). Returns the watch descriptor. */
+int smaf_sys_inotify_watch_deletion(int ifd, const char *path);
+/* Reads pending events; calls gone(wd, ctx) for each IN_IGNORED. Returns the
+ * number of events read, 0 if none were pending, -1 on error. */
+int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx);
+
+/* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), to wake a poll() loop. */
+int smaf_sys_eventfd(void);
+
+/* The calling thread's id. */
+pid_t smaf_sys_gettid(void);
+
+#endif

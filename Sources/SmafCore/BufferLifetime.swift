@@ -1,0 +1,71 @@
+import CSmafSys
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeps the buffer table in step with the kernel's own reference counting
+/// (design §2): smafd holds no reference to a buffer after handing it over,
+/// only an inotify watch on its inode. IN_IGNORED arrives when the last fd
+/// and the last mapping are gone, and the record is dropped then.
+public final class BufferLifetime: Sendable {
+    public let table: BufferTable
+    /// Non-blocking inotify descriptor; the event loop polls it and calls drain().
+    public let inotifyFD: Int32
+    private let watches = Mutex([Int32: FileIdentity]())
+    private let created = Atomic<UInt64>(0)
+    let logger: Logger
+
+    public init(table: BufferTable, logger: Logger) throws(SmafErrno) {
+        let fd = smaf_sys_inotify_init()
+        guard fd >= 0 else { throw errno == EMFILE ? .ENOSPC : .ENOMEM }
+        self.inotifyFD = fd
+        self.table = table
+        self.logger = logger
+    }
+
+    deinit { close(inotifyFD) }
+
+    /// Buffers created since start.
+    public var createdTotal: UInt64 { created.load(ordering: .relaxed) }
+
+    /// Starts tracking the buffer open as `fd` in smafd. Must be called while
+    /// smafd still holds `fd`, so the inode cannot die before it is watched.
+    /// Watch exhaustion (fs.inotify.max_user_watches) is ENOSPC.
+    public func track(fd: Int32, record: BufferRecord) throws(SmafErrno) -> FileIdentity {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .ENOMEM }
+        let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        let wd = smaf_sys_inotify_watch_deletion(inotifyFD, "/proc/self/fd/\(fd)")
+        guard wd >= 0 else {
+            let e = errno
+            logger.warning("cannot watch a new buffer (\(String(cString: strerror(e)))); raise fs.inotify.max_user_watches")
+            throw e == ENOSPC ? .ENOSPC : .ENOMEM
+        }
+        // Insert before the watch can fire: nothing else holds the buffer yet.
+        watches.withLock { $0[wd] = identity }
+        table.insert(record, for: identity)
+        created.add(1, ordering: .relaxed)
+        return identity
+    }
+
+    /// Forgets a buffer whose handoff failed; its watch dies with the inode.
+    public func forget(_ identity: FileIdentity) {
+        table.remove(identity)
+    }
+
+    /// Reads pending inotify events and drops the records of buffers that are
+    /// gone. Returns how many events were read.
+    @discardableResult
+    public func drain() -> Int {
+        let n = smaf_sys_inotify_drain(inotifyFD, { wd, ctx in
+            let me = Unmanaged<BufferLifetime>.fromOpaque(ctx!).takeUnretainedValue()
+            if let identity = me.watches.withLock({ $0.removeValue(forKey: wd) }) {
+                me.table.remove(identity)
+            }
+        }, Unmanaged.passUnretained(self).toOpaque())
+        return Int(max(n, 0))
+    }
+}

@@ -1,0 +1,216 @@
+import CSmafSys
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the handoff socket could not be set up.
+public struct HandoffSetupError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The protocol constants of smaf_ext.h.
+public enum HandoffProtocol {
+    public static let version: UInt32 = 1
+    public static let magic: UInt32 = 0x4641_4D53
+    public static let messageSize = 24
+    public static let maxPathBytes = 107  // sun_path minus its NUL
+
+    /// The 24-byte message: magic, protocol, token, flags, length.
+    static func message(token: Int32, flags: UInt32, length: UInt64) -> (UInt32, UInt32, Int32, UInt32, UInt64) {
+        (magic, version, token, flags, length)
+    }
+}
+
+/// Hands buffer fds to the process that asked for them (design §2.1): a
+/// SOCK_SEQPACKET socket in a root-owned directory; each connection is the
+/// channel of the process SO_PEERCRED names. The event loop thread accepts
+/// connections, notices when they go away, and drains the buffer lifetime
+/// watches.
+public final class HandoffServer: Sendable {
+    public let socketPath: String
+    private let listenFD: Int32
+    private let wakeFD: Int32
+    private let lifetime: BufferLifetime?
+    private let logger: Logger
+    private struct Channel {
+        let fd: Int32
+        let uid: UInt32
+    }
+    private let channels = Mutex([Int32: Channel]())
+    private let stopping = Atomic(false)
+    private let loopThread = Mutex<pthread_t?>(nil)
+
+    /// Creates `directory` (0755, owned by us) if needed and listens on
+    /// `directory/name.sock`. Refuses a directory others could write to, so
+    /// nobody can squat the socket path.
+    public init(directory: String, name: String, lifetime: BufferLifetime?, logger: Logger) throws {
+        let path = "\(directory)/\(name).sock"
+        guard path.utf8.count <= HandoffProtocol.maxPathBytes else {
+            throw HandoffSetupError(description: "handoff socket path \(path) is longer than \(HandoffProtocol.maxPathBytes) bytes")
+        }
+        try Self.prepare(directory: directory)
+        var st = stat()
+        if lstat(path, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFSOCK else {
+                throw HandoffSetupError(description: "\(path) exists and is not a socket")
+            }
+            unlink(path)  // left over by a previous smafd
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw HandoffSetupError(description: "socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        // Anyone may connect: a channel only ever receives buffers its own
+        // process asked for, and asking needs access to the device node.
+        guard bound == 0, chmod(path, 0o666) == 0, listen(fd, 128) == 0 else {
+            let e = errno
+            close(fd)
+            throw HandoffSetupError(description: "cannot listen on \(path): \(String(cString: strerror(e)))")
+        }
+        let wake = smaf_sys_eventfd()
+        guard wake >= 0 else {
+            close(fd)
+            throw HandoffSetupError(description: "eventfd: \(String(cString: strerror(errno)))")
+        }
+        self.socketPath = path
+        self.listenFD = fd
+        self.wakeFD = wake
+        self.lifetime = lifetime
+        self.logger = logger
+    }
+
+    private static func prepare(directory: String) throws {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw HandoffSetupError(description: "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        guard lstat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw HandoffSetupError(description: "\(directory) is not a directory")
+        }
+        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            throw HandoffSetupError(description: "\(directory) must be owned by uid \(geteuid()) and writable by nobody else")
+        }
+    }
+
+    /// Starts the event loop thread.
+    public func start() throws {
+        guard let t = startThread({ [self] in self.runLoop() }) else {
+            throw HandoffSetupError(description: "cannot start the handoff thread")
+        }
+        loopThread.withLock { $0 = t }
+    }
+
+    /// Stops the loop, closes every channel and removes the socket.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if let t = loopThread.withLock({ $0 }) { pthread_join(t, nil) }
+        channels.withLock { map in
+            for c in map.values { close(c.fd) }
+            map.removeAll()
+        }
+        close(listenFD)
+        close(wakeFD)
+        unlink(socketPath)
+    }
+
+    public var channelCount: Int { channels.withLock { $0.count } }
+
+    public func hasChannel(process pid: Int32) -> Bool {
+        channels.withLock { $0[pid] != nil }
+    }
+
+    /// Sends `fd` with its token to process `pid`'s channel, without blocking.
+    /// ENOTCONN: no channel, or it broke (and is dropped); EAGAIN: the client
+    /// is not reading and its queue is full.
+    public func deliver(fd: Int32, token: Int32, flags: UInt32, length: UInt64, to pid: Int32) -> SmafErrno? {
+        var msg = HandoffProtocol.message(token: token, flags: flags, length: length)
+        return channels.withLock { map -> SmafErrno? in
+            guard let channel = map[pid] else { return .ENOTCONN }
+            let n = withUnsafeBytes(of: &msg) { smaf_sys_send_with_fd(channel.fd, $0.baseAddress, HandoffProtocol.messageSize, fd) }
+            if n == HandoffProtocol.messageSize { return nil }
+            let e = errno
+            if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .EAGAIN }
+            logger.debug("handoff channel of process \(pid) broke (\(String(cString: strerror(e)))); dropping it")
+            close(channel.fd)
+            map.removeValue(forKey: pid)
+            return .ENOTCONN
+        }
+    }
+
+    // MARK: - Event loop
+
+    private func runLoop() {
+        while !stopping.load(ordering: .acquiring) {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            if let l = lifetime { fds.append(pollfd(fd: l.inotifyFD, events: Int16(POLLIN), revents: 0)) }
+            let fixed = fds.count
+            let open = channels.withLock { $0.map { ($0.key, $0.value.fd) } }
+            for (_, fd) in open { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            let r = poll(&fds, nfds_t(fds.count), -1)
+            if r < 0 {
+                if errno == EINTR { continue }
+                logger.error("handoff loop: poll failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            if fds[0].revents != 0 { acceptOne() }
+            if fixed > 2, fds[2].revents != 0 { lifetime?.drain() }
+            for (i, (pid, fd)) in open.enumerated() where fds[fixed + i].revents != 0 {
+                serviceChannel(pid: pid, fd: fd, revents: fds[fixed + i].revents)
+            }
+        }
+    }
+
+    private func acceptOne() {
+        let fd = accept(listenFD, nil, nil)
+        guard fd >= 0 else { return }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        guard smaf_sys_peer_cred(fd, &pid, &uid, &gid) == 0, pid > 0 else {
+            close(fd)
+            return
+        }
+        var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
+        channels.withLock { map in
+            // One channel per process: a reconnect replaces the old one.
+            if let old = map.updateValue(Channel(fd: fd, uid: uid), forKey: pid) { close(old.fd) }
+            // Registered before the welcome goes out, so a CREATE made after
+            // the client has read it always finds the channel.
+            let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
+            if n != HandoffProtocol.messageSize {
+                map.removeValue(forKey: pid)
+                close(fd)
+            }
+        }
+        logger.debug("handoff channel opened by process \(pid) (uid \(uid))")
+    }
+
+    private func serviceChannel(pid: Int32, fd: Int32, revents: Int16) {
+        // Clients have nothing to say; anything they send is read and dropped.
+        var buf = [UInt8](repeating: 0, count: 64)
+        var received: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(fd, $0.baseAddress, $0.count, &received, 1) }
+        if received >= 0 { close(received) }
+        let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+        guard gone else { return }
+        channels.withLock { map in
+            if map[pid]?.fd == fd {
+                map.removeValue(forKey: pid)
+                close(fd)
+            }
+        }
+        logger.debug("handoff channel of process \(pid) closed")
+    }
+}

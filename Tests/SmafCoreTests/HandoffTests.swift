@@ -1,0 +1,235 @@
+import CSmafSys
+import Logging
+import SmafCore
+import SmafTestSupport
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CREATE end to end in one process: the real handoff socket, memfd
+/// allocation, SCM_RIGHTS delivery, inotify lifetime and the secure modules,
+/// with this very thread as the caller (so /proc look-ups are real).
+final class HandoffTests: XCTestCase {
+    var dir = ""
+    var server: HandoffServer!
+    var lifetime: BufferLifetime!
+    var logs: CapturedLogs!
+
+    override func setUpWithError() throws {
+        var template = Array("/tmp/smaf-handoff-XXXXXX".utf8CString)
+        dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        logs = CapturedLogs()
+        lifetime = try BufferLifetime(table: BufferTable(), logger: logs.logger)
+        server = try HandoffServer(directory: "\(dir)/run", name: "smaf", lifetime: lifetime, logger: logs.logger)
+        try server.start()
+    }
+
+    override func tearDown() {
+        server.stop()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: server.socketPath), "stop() removes the socket")
+        _ = try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    private var me: Caller { Caller(tid: smaf_sys_gettid(), uid: getuid(), gid: getgid()) }
+
+    private func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()]) throws -> SmafDevice {
+        let r = AllocatorRegistry()
+        for a in allocators { try r.register(a) }
+        return SmafDevice(registry: r, secureModule: policy.makeModule(), handoff: server, lifetime: lifetime, logger: logs.logger)
+    }
+
+    /// Connects like libsmaf does and waits for the welcome.
+    private func connectChannel() throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in server.socketPath.utf8.enumerated() { raw[i] = b }
+        }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(r, 0, "connect: \(String(cString: strerror(errno)))")
+        let (token, passed, _) = try receive(fd)
+        XCTAssertEqual(token, 0, "the welcome carries token 0")
+        XCTAssertEqual(passed, -1, "and no fd")
+        return fd
+    }
+
+    private func receive(_ sock: Int32) throws -> (token: Int32, fd: Int32, length: UInt64) {
+        var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, 5000) == 1 else { throw NoMessage() }
+        var buf = [UInt8](repeating: 0, count: 64)
+        var fd: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(sock, $0.baseAddress, $0.count, &fd, 1) }
+        XCTAssertEqual(n, 24)
+        let magic: UInt32 = load(buf, 0), proto: UInt32 = load(buf, 4)
+        XCTAssertEqual(magic, 0x4641_4D53)
+        XCTAssertEqual(proto, 1)
+        return (load(buf, 8), fd, load(buf, 16))
+    }
+
+    private func load<T>(_ b: [UInt8], _ off: Int) -> T { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: T.self) } }
+
+    private func create(_ d: SmafDevice, length: UInt64 = 16385, flags: UInt32 = 0x80002, name: String = "") -> Result<SmafCreateData, SmafErrno> {
+        d.ioctl(request: SmafRequest.create.rawValue, input: createData(length: length, flags: flags, name: name).encoded, caller: me)
+            .map { SmafCreateData(decoding: $0)! }
+    }
+
+    private func status(_ d: SmafDevice) -> (buffers: UInt64, bytes: UInt64, channels: UInt32, secure: UInt32, total: UInt64) {
+        let out = try! d.ioctl(request: SmafExtensionRequest.status.rawValue, input: [UInt8](repeating: 0, count: 128), caller: me).get()
+        return (load(out, 8), load(out, 16), load(out, 24), load(out, 28), load(out, 32))
+    }
+
+    private func secure(_ d: SmafDevice, _ fd: Int32, set value: UInt32? = nil) -> Result<UInt32, SmafErrno> {
+        var s = SmafSecureFlag()
+        s.fd = fd
+        if let value {
+            s.secure = value
+            return d.ioctl(request: SmafRequest.setSecureFlag.rawValue, input: s.encoded, caller: me).map { _ in value }
+        }
+        return d.ioctl(request: SmafRequest.getSecureFlag.rawValue, input: s.encoded, caller: me).map { SmafSecureFlag(decoding: $0)!.secure }
+    }
+
+    private func waitUntilNoBuffers(_ d: SmafDevice) {
+        for _ in 0..<200 where status(d).buffers != 0 { usleep(10_000) }
+    }
+
+    func testCreateDeliversAMappableSealedBufferAndForgetsItWhenClosed() throws {
+        let d = try device()
+        XCTAssertEqual(create(d).failureErrno, .ENOTCONN, "no channel yet")
+        let sock = try connectChannel()
+        defer { close(sock) }
+        for _ in 0..<100 where status(d).channels != 1 { usleep(10_000) }
+        XCTAssertEqual(status(d).channels, 1)
+
+        let out = try create(d, name: "smaf-memfd").get()
+        XCTAssertLessThanOrEqual(out.fd, -2, "the fd field carries a token, never an fd number")
+        XCTAssertEqual(out.length, 16385, "length is echoed unrounded")
+        let (token, fd, length) = try receive(sock)
+        XCTAssertEqual(token, out.fd)
+        XCTAssertEqual(length, 20480)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        var st = stat()
+        XCTAssertEqual(fstat(fd, &st), 0)
+        XCTAssertEqual(st.st_size, 20480)
+        let seals = smaf_sys_get_seals(fd)
+        XCTAssertEqual(UInt32(seals) & (SMAF_SEAL_SHRINK | SMAF_SEAL_GROW), SMAF_SEAL_SHRINK | SMAF_SEAL_GROW)
+        XCTAssertEqual(ftruncate(fd, 4096), -1, "size is sealed")
+        let map = mmap(nil, 20480, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        XCTAssertNotEqual(map, MAP_FAILED)
+        let bytes = map!.assumingMemoryBound(to: UInt8.self)
+        XCTAssertEqual(bytes[20479], 0, "zero-filled")
+        bytes[0] = 0xAB
+        XCTAssertEqual(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR)
+
+        var s = status(d)
+        XCTAssertEqual(s.buffers, 1)
+        XCTAssertEqual(s.bytes, 20480)
+        XCTAssertEqual(s.total, 1)
+        XCTAssertEqual(secure(d, fd).successValue, 0)
+        XCTAssertEqual(secure(d, fd, set: 1).successValue, 1)
+        XCTAssertEqual(secure(d, fd).successValue, 1)
+        XCTAssertEqual(status(d).secure, 1)
+
+        // The mapping alone keeps the buffer alive; the record goes with the last of both.
+        close(fd)
+        usleep(50_000)
+        lifetime.drain()
+        XCTAssertEqual(status(d).buffers, 1, "still mapped")
+        munmap(map, 20480)
+        waitUntilNoBuffers(d)
+        s = status(d)
+        XCTAssertEqual(s.buffers, 0)
+        XCTAssertEqual(s.bytes, 0)
+    }
+
+    func testReadOnlyCreateGivesAReadOnlyFile() throws {
+        let d = try device()
+        let sock = try connectChannel()
+        defer { close(sock) }
+        let out = try create(d, flags: 0).get()
+        let (token, fd, _) = try receive(sock)
+        XCTAssertEqual(token, out.fd)
+        defer { close(fd) }
+        XCTAssertEqual(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY)
+        XCTAssertEqual(mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED)
+        XCTAssertEqual(errno, EACCES)
+        let ro = mmap(nil, 4096, PROT_READ, MAP_SHARED, fd, 0)
+        XCTAssertNotEqual(ro, MAP_FAILED)
+        munmap(ro, 4096)
+    }
+
+    func testDenyCPUSealsWritesAndRefusesWhileWritablyMapped() throws {
+        let d = try device(.denyCPU)
+        let sock = try connectChannel()
+        defer { close(sock) }
+        _ = try create(d, length: 8192).get()
+        let (_, fd, _) = try receive(sock)
+        defer { close(fd) }
+        let map = mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        XCTAssertNotEqual(map, MAP_FAILED)
+        XCTAssertEqual(secure(d, fd, set: 1).failureErrno, .EBUSY, "a writable mapping exists")
+        XCTAssertEqual(secure(d, fd).successValue, 0, "a refused SET changes nothing")
+        munmap(map, 8192)
+        XCTAssertEqual(secure(d, fd, set: 1).successValue, 1)
+        XCTAssertEqual(secure(d, fd).successValue, 1)
+        XCTAssertEqual(mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED)
+        XCTAssertEqual(errno, EPERM)
+        let ro = mmap(nil, 8192, PROT_READ, MAP_SHARED, fd, 0)
+        XCTAssertNotEqual(ro, MAP_FAILED, "reading stays possible")
+        munmap(ro, 8192)
+        XCTAssertEqual(secure(d, fd, set: 0).successValue, 0, "un-securing clears the flag...")
+        XCTAssertEqual(mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED, "...but seals are permanent")
+    }
+
+    func testAllocatorChoiceAndFailures() throws {
+        let sock = try connectChannel()
+        defer { close(sock) }
+        let empty = try device(allocators: [])
+        XCTAssertEqual(create(empty).failureErrno, .EINVAL, "no allocator registered")
+        let d = try device(allocators: [MemfdAllocator(), NamedAllocator(name: "smaf-cma", ranking: 0)])
+        XCTAssertEqual(create(d, name: "deadbeef").failureErrno, .EINVAL)
+        XCTAssertNotNil(create(d, name: "smaf-cma").successValue)
+        let (_, fd, _) = try receive(sock)
+        close(fd)
+        let r = AllocatorRegistry()
+        try r.register(NamedAllocator(name: "b-cma", ranking: 0, requiredMask: 0xFFFF_FFFF))
+        try r.register(NamedAllocator(name: "a-top", ranking: 1, requiredMask: 0xFF))
+        XCTAssertEqual(r.choose(for: [])?.name, "a-top", "no devices: first in rank order")
+        XCTAssertEqual(r.choose(for: [DeviceConstraint(name: "gpu", coherentDMAMask: 0xFFFF_FFFF)])?.name, "b-cma")
+        XCTAssertNil(r.choose(for: [DeviceConstraint(name: "x", coherentDMAMask: 1)]))
+    }
+
+    func testHandoffQueryAndChannelLoss() throws {
+        let d = try device()
+        let out = try d.ioctl(request: SmafExtensionRequest.handoff.rawValue, input: [UInt8](repeating: 0, count: 128), caller: me).get()
+        let proto: UInt32 = load(out, 8)
+        XCTAssertEqual(proto, 1)
+        XCTAssertEqual(String(decoding: out[16..<124].prefix { $0 != 0 }, as: UTF8.self), server.socketPath)
+        var bad = [UInt8](repeating: 0, count: 128)
+        bad[0] = 1
+        XCTAssertEqual(d.ioctl(request: SmafExtensionRequest.handoff.rawValue, input: bad, caller: me).failureErrno, .EINVAL)
+        let sock = try connectChannel()
+        XCTAssertNotNil(create(d).successValue)
+        close(sock)  // the undelivered buffer dies with the socket
+        for _ in 0..<200 where status(d).channels != 0 { usleep(10_000) }
+        XCTAssertEqual(status(d).channels, 0)
+        XCTAssertEqual(create(d).failureErrno, .ENOTCONN)
+        waitUntilNoBuffers(d)
+        XCTAssertEqual(status(d).buffers, 0, "a buffer lost in a closed socket is forgotten")
+    }
+
+    func testSocketDirectoryMustNotBeWritableByOthers() throws {
+        let open = "\(dir)/open"
+        XCTAssertEqual(mkdir(open, 0o777), 0)
+        XCTAssertEqual(chmod(open, 0o777), 0)
+        XCTAssertThrowsError(try HandoffServer(directory: open, name: "smaf", lifetime: nil, logger: logs.logger))
+    }
+}
+
+struct NoMessage: Error, CustomStringConvertible {
+    var description: String { "no handoff message arrived within 5 s" }
+}

@@ -1,0 +1,66 @@
+import Logging
+import SmafCore
+import Synchronization
+
+// Shared by the test targets: fakes and builders for SmafCore's types.
+
+/// A caller environment with a scripted fd table, so dispatcher tests need no /proc.
+public final class FakeEnvironment: CallerEnvironment {
+    public let fds = Mutex([Int32: FileIdentity]())
+    let threadToProcess: [Int32: Int32]
+    public init(threadToProcess: [Int32: Int32] = [:]) { self.threadToProcess = threadToProcess }
+    public func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity? { fds.withLock { $0[fd] } }
+    public func processID(ofThread tid: Int32) -> Int32? { threadToProcess[tid] }
+}
+
+/// Collects log lines so tests can check what the daemon tells operators.
+public final class CapturedLogs: Sendable {
+    let lines = Mutex([(Logger.Level, String)]())
+    public init() {}
+    public func messages(at level: Logger.Level) -> [String] { lines.withLock { $0.filter { $0.0 == level }.map(\.1) } }
+    public var logger: Logger {
+        Logger(label: "test") { _ in Handler(sink: self) }
+    }
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            sink.lines.withLock { $0.append((event.level, "\(event.message)")) }
+        }
+    }
+}
+
+/// An allocator with any name and ranking; with `requiredMask` it matches
+/// only device sets whose every DMA mask equals it (the CMA rule, §3.18).
+public struct NamedAllocator: Allocator {
+    public let name: String
+    public let ranking: Int32
+    public var requiredMask: UInt64?
+    public init(name: String, ranking: Int32, requiredMask: UInt64? = nil) {
+        self.name = name
+        self.ranking = ranking
+        self.requiredMask = requiredMask
+    }
+    public var backing: String { "test" }
+    public func matches(_ devices: [DeviceConstraint]) -> Bool {
+        guard let m = requiredMask else { return true }
+        return devices.allSatisfy { $0.coherentDMAMask == m }
+    }
+    public func allocate(length: UInt64) throws(SmafErrno) -> Int32 { try MemfdAllocator().allocate(length: length) }
+}
+
+public let caller = Caller(tid: 4242, uid: 1000, gid: 1000)
+
+public func createData(length: UInt64 = 16384, flags: UInt32 = SmafABI.flagRDWR | SmafABI.flagCLOEXEC, name: String = "") -> SmafCreateData {
+    var d = SmafCreateData()
+    d.length = length
+    d.flags = flags
+    d.fd = -7
+    d.name = FixedBytes(cString: name)
+    return d
+}
