@@ -1,0 +1,44 @@
+/*
+ * libsmaf-preload.so - lets programs that drive /dev/smaf with raw ioctl()s
+ * (and never link libsmaf) receive real buffer fds from smafd:
+ *
+ *   LD_PRELOAD=libsmaf-preload.so program ...
+ *
+ * It defines ioctl(). SMAF_IOC_CREATE goes to smaf__handoff_ioctl(), which
+ * sets up this process's handoff channel and puts the received buffer fd
+ * into the struct's fd field, as the kernel driver would have. Every other
+ * request goes straight to the kernel. errno behaves as with ioctl(2).
+ *
+ * The handoff code (smaf_handoff.c) is linked into this library, so it works
+ * alone. If the program also uses libsmaf.so, the dynamic linker binds
+ * libsmaf.so's calls to smaf__handoff_ioctl() to this library's copy (it
+ * comes first in the lookup scope), so the process has a single channel
+ * table: see smaf_handoff.h.
+ *
+ * Only the ioctl() symbol is wrapped: a program that issues the syscall
+ * itself (syscall(SYS_ioctl, ...) or inline assembly) bypasses the shim,
+ * and on 32-bit targets built with _TIME_BITS=64 glibc routes ioctl() to
+ * __ioctl_time64, which is not wrapped.
+ */
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "smaf.h"
+#include "smaf_handoff.h"
+
+SMAF_HANDOFF_EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	va_start(ap, request);
+	/* Every SMAF request takes a pointer; for others this is whatever the
+	 * caller passed (or an unused register), handed on unchanged as glibc's
+	 * own ioctl() does. */
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	/* The kernel looks at the low 32 bits of the request only. */
+	if ((unsigned int)request == SMAF_IOC_CREATE)
+		return smaf__handoff_ioctl(fd, request, arg);
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}

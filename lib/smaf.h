@@ -1,0 +1,1 @@
+../Sources/CSmafABI/include/smaf.h

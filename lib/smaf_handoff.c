@@ -1,0 +1,512 @@
+/*
+ * smaf_handoff.c - receives SMAF buffer fds from smafd over its handoff
+ * socket (the protocol is specified in smaf_ext.h). Linked into libsmaf.so
+ * and into libsmaf-preload.so; see smaf_handoff.h for why all of its state
+ * is reachable only through the two exported functions.
+ *
+ * Per process there is at most one channel per device node, keyed by the
+ * node's st_rdev (several smafd instances may serve several nodes). A
+ * channel is a connected SOCK_SEQPACKET socket plus a mutex that is held
+ * across the CREATE ioctl and the receipt of its buffer, so on a channel
+ * only one CREATE is in flight and any other message that turns up (left
+ * over from a CREATE that timed out or was interrupted) is stale and is
+ * dropped, its fd closed.
+ *
+ * Channels belong to processes (smafd identifies the peer by SO_PEERCRED).
+ * A forked child must neither use nor read its parent's channel: the
+ * pthread_atfork child handler closes inherited sockets without reading
+ * them, and every use also compares the connecting pid with getpid(), which
+ * covers children made without the fork handlers (a raw clone/SYS_fork).
+ * The child connects again on its first CREATE.
+ *
+ * ioctls are issued with syscall(SYS_ioctl) so that an LD_PRELOADed ioctl()
+ * (libsmaf-preload.so's own, or anyone else's) is never re-entered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smaf.h"
+#include "smaf_ext.h"
+#include "smaf_handoff.h"
+
+_Static_assert(sizeof(struct smaf_ext_handoff) == 128, "smaf_ext_handoff is 128 bytes");
+_Static_assert(sizeof(struct smaf_ext_status) == 128, "smaf_ext_status is 128 bytes");
+_Static_assert(sizeof(struct smaf_handoff_msg) == 24, "smaf_handoff_msg is 24 bytes");
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == SMAF_HANDOFF_PATH_MAX,
+	       "SMAF_HANDOFF_PATH_MAX is sun_path's size");
+
+/* How long to wait for smafd's welcome, and for a buffer after its CREATE
+ * returned (smafd sends it before the ioctl returns, so it is normally
+ * already queued). */
+#define HANDOFF_TIMEOUT_MS 5000
+/* Device nodes one process may have channels to at the same time. */
+#define MAX_CHANNELS 8
+/* The protocol sends at most one fd; room for more lets us see (and close)
+ * extra ones instead of having the kernel drop them. */
+#define MAX_FDS_PER_MSG 8
+
+static int raw_ioctl(int fd, unsigned long request, void *arg)
+{
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+struct channel {
+	/* Held across CREATE + receipt; guards the fields up to `pid`. */
+	pthread_mutex_t lock;
+	int sock;        /* connected handoff socket, or -1 */
+	dev_t sock_dev;  /* sock's identity: if the program closed our fd and */
+	ino_t sock_ino;  /* the number now names another file, we notice */
+	pid_t pid;       /* the process that connected sock */
+
+	/* Guarded by table_lock. A slot whose users is 0 is not inside `lock`
+	 * in any thread, so table_lock alone may then read and reset sock. */
+	int bound;       /* the slot belongs to rdev */
+	dev_t rdev;
+	unsigned users;  /* threads between channel_get() and channel_put() */
+};
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct channel table[MAX_CHANNELS];
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* ---- sockets ------------------------------------------------------------ */
+
+static int sock_is_ours(const struct channel *c)
+{
+	struct stat st;
+	return c->sock >= 0 && fstat(c->sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == c->sock_dev && st.st_ino == c->sock_ino;
+}
+
+/* Forgets c's socket, closing it if the number still refers to it. Never
+ * reads from it (in a forked child the queue belongs to the parent). */
+static void drop_socket(struct channel *c)
+{
+	if (sock_is_ours(c))
+		close(c->sock);
+	c->sock = -1;
+}
+
+/* Is c's socket ours, connected by this process, and not hung up? */
+static int channel_usable(const struct channel *c)
+{
+	if (c->sock < 0 || c->pid != getpid() || !sock_is_ours(c))
+		return 0;
+	struct pollfd p = { .fd = c->sock, .events = POLLIN | POLLRDHUP };
+	if (poll(&p, 1, 0) < 0)
+		return 1; /* cannot tell; the receive will */
+	return !(p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL));
+}
+
+/* ---- the channel table and fork ---------------------------------------- */
+
+static void before_fork(void)
+{
+	pthread_mutex_lock(&table_lock);
+}
+
+static void after_fork_parent(void)
+{
+	pthread_mutex_unlock(&table_lock);
+}
+
+/*
+ * In the child only the forking thread exists. A channel lock may have been
+ * held by another thread at fork() time (a CREATE in flight); it would stay
+ * locked for ever, so each is re-initialised. Channel locks are deliberately
+ * not taken in before_fork(): a CREATE stuck on an unresponsive smafd must
+ * not block fork() in unrelated threads.
+ */
+static void after_fork_child(void)
+{
+	for (int i = 0; i < MAX_CHANNELS; i++) {
+		struct channel *c = &table[i];
+		pthread_mutex_init(&c->lock, NULL);
+		drop_socket(c);
+		c->users = 0;
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+static void init_table(void)
+{
+	for (int i = 0; i < MAX_CHANNELS; i++) {
+		pthread_mutex_init(&table[i].lock, NULL);
+		table[i].sock = -1;
+	}
+	/* If this fails (ENOMEM), the getpid() check still protects children. */
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+/*
+ * The channel slot for rdev, with its user count raised (release it with
+ * channel_put). With `create`, a free slot is bound to rdev if there is none
+ * yet. NULL (errno EMFILE, or nothing found without `create`) otherwise.
+ */
+static struct channel *channel_get(dev_t rdev, int create)
+{
+	struct channel *found = NULL, *spare = NULL, *stale = NULL;
+	pthread_mutex_lock(&table_lock);
+	for (int i = 0; i < MAX_CHANNELS && !found; i++) {
+		struct channel *c = &table[i];
+		if (c->bound && c->rdev == rdev)
+			found = c;
+		else if (!c->bound || (c->users == 0 && c->sock < 0))
+			spare = spare ? spare : c;
+		else if (c->users == 0)
+			stale = stale ? stale : c;
+	}
+	if (!found && create) {
+		/* A slot whose daemon went away can be taken over. */
+		if (!spare && stale && !channel_usable(stale)) {
+			drop_socket(stale);
+			spare = stale;
+		}
+		if (spare) {
+			found = spare;
+			found->bound = 1;
+			found->rdev = rdev;
+		}
+	}
+	if (found)
+		found->users++;
+	pthread_mutex_unlock(&table_lock);
+	if (!found)
+		errno = EMFILE;
+	return found;
+}
+
+static void channel_put(struct channel *c)
+{
+	pthread_mutex_lock(&table_lock);
+	c->users--;
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static struct timespec deadline_in(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Milliseconds left until d, rounded up; 0 once it has passed. */
+static int ms_until(const struct timespec *d)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ns = (long long)(d->tv_sec - now.tv_sec) * 1000000000LL + (d->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	return (int)((ns + 999999) / 1000000);
+}
+
+struct received {
+	struct smaf_handoff_msg msg; /* valid when size == sizeof(msg) */
+	ssize_t size;                /* bytes received */
+	int fd;                      /* the single fd it carried, or -1 */
+	int nfds;                    /* fds it carried (if more than 1, all are closed) */
+	int msg_flags;               /* MSG_TRUNC / MSG_CTRUNC */
+};
+
+/*
+ * Receives one message from sock, waiting until deadline. Every fd arrives
+ * with FD_CLOEXEC set, so nothing we did not ask for can leak into a program
+ * that another thread execs meanwhile. Returns 1 with *r filled in, 0 when
+ * smafd closed the connection, -1 with errno (ETIMEDOUT, or a socket error).
+ */
+static int recv_msg(int sock, const struct timespec *deadline, struct received *r)
+{
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		int n = poll(&p, 1, ms_until(deadline));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (!(p.revents & POLLIN)) {
+			if (p.revents & POLLHUP)
+				return 0;
+			errno = (p.revents & POLLNVAL) ? EBADF : ECONNRESET;
+			return -1;
+		}
+
+		/* One byte more than a message, so an oversized one is noticed. */
+		union {
+			struct smaf_handoff_msg msg;
+			char bytes[sizeof(struct smaf_handoff_msg) + 1];
+		} data;
+		union {
+			struct cmsghdr align;
+			char bytes[CMSG_SPACE(MAX_FDS_PER_MSG * sizeof(int))];
+		} control;
+		struct iovec iov = { .iov_base = data.bytes, .iov_len = sizeof(data.bytes) };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = control.bytes,
+			.msg_controllen = sizeof(control.bytes),
+		};
+		ssize_t got = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			return -1;
+		}
+
+		memset(r, 0, sizeof(*r));
+		r->fd = -1;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < count; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+				if (r->nfds++ == 0)
+					r->fd = fd;
+				else
+					close(fd);
+			}
+		}
+		if (r->nfds > 1) {
+			close(r->fd);
+			r->fd = -1;
+		}
+		if (got == 0 && r->nfds == 0)
+			return 0; /* end of file on a SOCK_SEQPACKET socket */
+		r->size = got;
+		r->msg_flags = mh.msg_flags;
+		if ((size_t)got == sizeof(r->msg))
+			memcpy(&r->msg, data.bytes, sizeof(r->msg));
+		return 1;
+	}
+}
+
+static int well_formed(const struct received *r)
+{
+	return r->size == (ssize_t)sizeof(r->msg) && !(r->msg_flags & MSG_TRUNC) &&
+	       r->msg.magic == SMAF_HANDOFF_MAGIC && r->msg.protocol == SMAF_HANDOFF_PROTOCOL;
+}
+
+/* ---- connecting ---------------------------------------------------------- */
+
+enum { CONNECTED = 0, NO_HANDOFF = 1 };
+
+/*
+ * Connects c to the handoff socket of the smafd serving devfd and waits for
+ * its welcome. Returns CONNECTED; NO_HANDOFF if the node does not offer a
+ * handoff (a kernel driver or an older smafd answers EINVAL, another device
+ * ENOTTY): then CREATE is issued as it is; or -1 with errno.
+ */
+static int channel_connect(struct channel *c, int devfd)
+{
+	struct smaf_ext_handoff h;
+	memset(&h, 0, sizeof(h));
+	if (raw_ioctl(devfd, SMAF_IOC_EXT_HANDOFF, &h) != 0)
+		return errno == EINVAL || errno == ENOTTY ? NO_HANDOFF : -1;
+	if (h.protocol != SMAF_HANDOFF_PROTOCOL || h.path[0] == '\0' || !memchr(h.path, '\0', sizeof(h.path))) {
+		errno = EPROTO;
+		return -1;
+	}
+
+	struct sockaddr_un addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	memcpy(addr.sun_path, h.path, sizeof(addr.sun_path));
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	/* connect() waits while smafd's listen backlog is full; bound the wait. */
+	struct timeval tv = { .tv_sec = HANDOFF_TIMEOUT_MS / 1000, .tv_usec = (HANDOFF_TIMEOUT_MS % 1000) * 1000 };
+	(void)setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int r;
+	do
+		r = connect(s, (struct sockaddr *)&addr, sizeof(addr));
+	while (r != 0 && errno == EINTR);
+	if (r != 0 && errno != EISCONN) {
+		int e = errno == EAGAIN ? ETIMEDOUT : errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+
+	/* smafd registers the channel before it sends the welcome: once it is
+	 * here, a CREATE finds the channel. */
+	struct timespec deadline = deadline_in(HANDOFF_TIMEOUT_MS);
+	struct received m;
+	int got = recv_msg(s, &deadline, &m);
+	if (got == 1 && m.fd >= 0)
+		close(m.fd);
+	if (got != 1 || !well_formed(&m) || m.msg.token != 0 || m.nfds != 0) {
+		/* EOF: smafd would not have us. */
+		int e = got == 0 ? ECONNREFUSED : got < 0 ? errno : EPROTO;
+		close(s);
+		errno = e;
+		return -1;
+	}
+
+	struct stat st;
+	if (fstat(s, &st) != 0) {
+		int e = errno;
+		close(s);
+		errno = e;
+		return -1;
+	}
+	c->sock_dev = st.st_dev;
+	c->sock_ino = st.st_ino;
+	c->pid = getpid();
+	c->sock = s; /* last: a fork() snapshot never pairs it with stale identity */
+	return CONNECTED;
+}
+
+/* ---- CREATE ---------------------------------------------------------------- */
+
+/* The buffer could not be received: never leave the token in data->fd. */
+static int fail_after_create(struct smaf_create_data *data, int e)
+{
+	data->fd = -1;
+	errno = e;
+	return -1;
+}
+
+/* CREATE on channel c (its lock held). 0, or -1 with errno. */
+static int create_on_channel(struct channel *c, int devfd, struct smaf_create_data *data)
+{
+	/* data is not touched before the ioctl: the kernel validates the
+	 * pointer (EFAULT), and on failure nothing may be written to it. */
+	for (int attempt = 0;; attempt++) {
+		if (c->sock >= 0 && !channel_usable(c))
+			drop_socket(c);
+		if (c->sock < 0) {
+			int r = channel_connect(c, devfd);
+			if (r == NO_HANDOFF)
+				return raw_ioctl(devfd, SMAF_IOC_CREATE, data);
+			if (r < 0)
+				return -1;
+		}
+		if (raw_ioctl(devfd, SMAF_IOC_CREATE, data) == 0)
+			break;
+		/* smafd says we have no channel although we hold one: it dropped
+		 * it between our check and its send (or another connection of this
+		 * process replaced it). No buffer was made; reconnect once. */
+		if (errno != ENOTCONN || attempt > 0)
+			return -1;
+		drop_socket(c);
+	}
+
+	const int token = data->fd;
+	const __u32 flags = data->flags;
+	const __u64 length = data->length;
+	if (token > -2)
+		return fail_after_create(data, EIO); /* not a token: smafd broke the protocol */
+
+	struct timespec deadline = deadline_in(HANDOFF_TIMEOUT_MS);
+	for (;;) {
+		struct received m;
+		int got = recv_msg(c->sock, &deadline, &m);
+		if (got != 1) {
+			/* Timed out (keep the channel; a late message is dropped by
+			 * the next CREATE) or the channel broke (drop it). */
+			if (got == 0 || errno != ETIMEDOUT)
+				drop_socket(c);
+			return fail_after_create(data, EIO);
+		}
+		if (!well_formed(&m) || m.msg.token != token) {
+			/* Stale (its CREATE timed out or was interrupted) or junk. */
+			if (m.fd >= 0)
+				close(m.fd);
+			continue;
+		}
+		if (m.fd < 0 || m.msg.flags != flags || m.msg.length < length) {
+			if (m.fd >= 0)
+				close(m.fd);
+			/* No fd and a truncated control part: our fd table is full. */
+			return fail_after_create(data, m.nfds == 0 && (m.msg_flags & MSG_CTRUNC) ? EMFILE : EIO);
+		}
+		/* Received with FD_CLOEXEC; clear it unless SMAF_CLOEXEC was asked
+		 * for (the fd is not the caller's yet, so the brief window with the
+		 * flag set can affect nobody). */
+		if (!(flags & SMAF_CLOEXEC) && fcntl(m.fd, F_SETFD, 0) != 0) {
+			close(m.fd);
+			return fail_after_create(data, EIO);
+		}
+		data->fd = m.fd;
+		return 0;
+	}
+}
+
+static int handoff_create(int devfd, struct smaf_create_data *data)
+{
+	struct stat st;
+	/* Only a character device can be a SMAF node; never send our extension
+	 * request to anything else. (A bad devfd gets its EBADF from ioctl.) */
+	if (fstat(devfd, &st) != 0 || !S_ISCHR(st.st_mode))
+		return raw_ioctl(devfd, SMAF_IOC_CREATE, data);
+	pthread_once(&init_once, init_table);
+	struct channel *c = channel_get(st.st_rdev, 1);
+	if (!c)
+		return -1;
+	pthread_mutex_lock(&c->lock);
+	int r = create_on_channel(c, devfd, data);
+	int e = errno;
+	pthread_mutex_unlock(&c->lock);
+	channel_put(c);
+	errno = e;
+	return r;
+}
+
+/* ---- exported -------------------------------------------------------------- */
+
+int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg)
+{
+	/* The kernel compares the low 32 bits of the request. */
+	if ((unsigned int)request != SMAF_IOC_CREATE)
+		return raw_ioctl(devfd, request, arg);
+	int saved = errno;
+	int r = handoff_create(devfd, arg);
+	if (r == 0)
+		errno = saved; /* like ioctl(2): errno untouched on success */
+	return r;
+}
+
+void smaf__handoff_disconnect(int devfd)
+{
+	int saved = errno;
+	struct stat st;
+	if (fstat(devfd, &st) == 0 && S_ISCHR(st.st_mode)) {
+		pthread_once(&init_once, init_table);
+		struct channel *c = channel_get(st.st_rdev, 0);
+		if (c) {
+			pthread_mutex_lock(&c->lock);
+			drop_socket(c);
+			pthread_mutex_unlock(&c->lock);
+			channel_put(c);
+		}
+	}
+	errno = saved;
+}

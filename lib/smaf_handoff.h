@@ -1,0 +1,58 @@
+/*
+ * smaf_handoff.h - internal interface between libsmaf.so, libsmaf-preload.so
+ * and the buffer handoff code (smaf_handoff.c) that both of them contain.
+ * Not installed; not part of the libsmaf API.
+ *
+ * The protocol itself is specified in smaf_ext.h.
+ *
+ * Why these functions are exported (default visibility) and called through
+ * the PLT even from inside the library that defines them:
+ *
+ *   smaf_handoff.c is linked into libsmaf.so and into libsmaf-preload.so, so
+ *   a process that has both loaded holds two copies of the code and of its
+ *   state (the per-device channel table, its locks, the fork handler). Two
+ *   channel tables in one process would be wrong: smafd keeps one channel
+ *   per process and a second connection replaces the first, so each copy
+ *   would keep stealing the other's channel and CREATEs would time out.
+ *
+ *   ELF symbol interposition prevents that. All of the handoff state is
+ *   static inside smaf_handoff.c and is reached only through the exported
+ *   functions below. Every caller (libsmaf.c, the preload's ioctl()) calls
+ *   them through the PLT, and the dynamic linker binds every such reference
+ *   in the process to the first definition in the global lookup scope. With
+ *   LD_PRELOAD that is libsmaf-preload.so's copy, so libsmaf.so ends up using
+ *   the preload's code and state and its own copy is never entered. Without
+ *   the preload, libsmaf.so's copy is the only one. Either way exactly one
+ *   copy is live, and the fork handler is registered only by that copy
+ *   (lazily, from inside it).
+ *
+ *   For this to hold: no caller may reach the state except through these
+ *   functions; the libraries must not be linked with -Bsymbolic or
+ *   -fno-semantic-interposition; and the callers must live in other
+ *   translation units (so the compiler cannot inline or bind them locally).
+ *   The Makefile checks the PLT relocations after linking.
+ */
+#ifndef SMAF_HANDOFF_H
+#define SMAF_HANDOFF_H
+
+#define SMAF_HANDOFF_EXPORT __attribute__((visibility("default")))
+
+/*
+ * ioctl() on a SMAF device with buffer handoff. For SMAF_IOC_CREATE: makes
+ * sure this process has a handoff channel to the smafd serving devfd,
+ * issues the ioctl and replaces the returned token with the received buffer
+ * fd. On a node that does not know SMAF_IOC_EXT_HANDOFF (a kernel driver, an
+ * older smafd, any other device) the CREATE is issued as it is. Every other
+ * request is passed straight to the kernel. Returns what ioctl(2) would:
+ * 0 or -1 with errno; errno is left alone on success.
+ */
+SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg);
+
+/*
+ * Closes this process's handoff channel to the smafd serving devfd, if it
+ * has one (libsmaf's smaf_close() when its open count reaches 0). Buffers
+ * already handed over are not affected. The next CREATE reconnects.
+ */
+SMAF_HANDOFF_EXPORT void smaf__handoff_disconnect(int devfd);
+
+#endif
