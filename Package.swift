@@ -5,6 +5,7 @@ let package = Package(
     name: "smaf-cuse",
     products: [
         .executable(name: "smafd", targets: ["smafd"]),
+        .executable(name: "smafctl", targets: ["smafctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,17 @@ let package = Package(
                 "SmafCore", "SmafCUSE",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Talking to a running smafd: typed ioctls and the handoff client.
+        .target(
+            name: "SmafClient", dependencies: ["SmafCore", "CSmafSys"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .executableTarget(
+            name: "smafctl",
+            dependencies: [
+                "SmafClient", "SmafCore", "CSmafSys",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // Kernel-side FUSE structs (<linux/fuse.h>), for the test that plays the kernel.

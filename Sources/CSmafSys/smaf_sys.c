@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -139,4 +140,9 @@ int smaf_sys_eventfd(void)
 pid_t smaf_sys_gettid(void)
 {
 	return (pid_t)syscall(SYS_gettid);
+}
+
+int smaf_sys_ioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg);
 }

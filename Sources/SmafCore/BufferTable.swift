@@ -56,6 +56,19 @@ public final class BufferTable: Sendable {
         }
     }
 
+    /// Live buffers and bytes per owning uid, by uid.
+    public var totalsByUID: [(uid: UInt32, buffers: Int, bytes: UInt64)] {
+        let grouped: [UInt32: (Int, UInt64)] = state.withLock { s in
+            var g: [UInt32: (Int, UInt64)] = [:]
+            for r in s.records.values {
+                let old = g[r.ownerUID] ?? (0, 0)
+                g[r.ownerUID] = (old.0 + 1, old.1 + r.length)
+            }
+            return g
+        }
+        return grouped.keys.sorted().map { (uid: $0, buffers: grouped[$0]!.0, bytes: grouped[$0]!.1) }
+    }
+
     public func insert(_ record: BufferRecord, for identity: FileIdentity) {
         state.withLock { s in
             if let old = s.records.updateValue(record, forKey: identity) { s.bytes -= old.length }

@@ -17,6 +17,10 @@ public enum HandoffProtocol {
     public static let magic: UInt32 = 0x4641_4D53
     public static let messageSize = 24
     public static let maxPathBytes = 107  // sun_path minus its NUL
+    public static let queryToken: Int32 = -1
+    public static let queryInfo: UInt32 = 1
+    public static let queryStatus: UInt32 = 2
+    public static let queryMax = 65536
 
     /// The 24-byte message: magic, protocol, token, flags, length.
     static func message(token: Int32, flags: UInt32, length: UInt64) -> (UInt32, UInt32, Int32, UInt32, UInt64) {
@@ -41,6 +45,7 @@ public final class HandoffServer: Sendable {
     }
     private let channels = Mutex([Int32: Channel]())
     private let stopping = Atomic(false)
+    private let responder = Mutex<(@Sendable (UInt32) -> JSONValue?)?>(nil)
     private let loopThread = Mutex<pthread_t?>(nil)
 
     /// Creates `directory` (0755, owned by us) if needed and listens on
@@ -126,6 +131,11 @@ public final class HandoffServer: Sendable {
 
     public var channelCount: Int { channels.withLock { $0.count } }
 
+    /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel.
+    public func setQueryResponder(_ answer: @escaping @Sendable (UInt32) -> JSONValue?) {
+        responder.withLock { $0 = answer }
+    }
+
     public func hasChannel(process pid: Int32) -> Bool {
         channels.withLock { $0[pid] != nil }
     }
@@ -172,6 +182,20 @@ public final class HandoffServer: Sendable {
         }
     }
 
+    private func answerQuery(_ msg: [UInt8], on fd: Int32) {
+        let field = { (off: Int) -> UInt32 in msg.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: UInt32.self) } }
+        guard field(0) == HandoffProtocol.magic, field(4) == HandoffProtocol.version,
+              Int32(bitPattern: field(8)) == HandoffProtocol.queryToken else { return }
+        let kind = field(12)
+        let answer = responder.withLock { $0 }?(kind)
+        var body = Array((answer?.rendered ?? "").utf8)
+        if body.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize { body = [] }
+        var reply = withUnsafeBytes(of: HandoffProtocol.message(token: HandoffProtocol.queryToken, flags: kind,
+                                                               length: UInt64(body.count))) { Array($0) }
+        reply += body
+        _ = reply.withUnsafeBytes { smaf_sys_send_with_fd(fd, $0.baseAddress, $0.count, -1) }
+    }
+
     private func acceptOne() {
         let fd = accept(listenFD, nil, nil)
         guard fd >= 0 else { return }
@@ -197,11 +221,12 @@ public final class HandoffServer: Sendable {
     }
 
     private func serviceChannel(pid: Int32, fd: Int32, revents: Int16) {
-        // Clients have nothing to say; anything they send is read and dropped.
+        // Clients only ever send queries; anything else is read and dropped.
         var buf = [UInt8](repeating: 0, count: 64)
         var received: Int32 = -1
         let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(fd, $0.baseAddress, $0.count, &received, 1) }
         if received >= 0 { close(received) }
+        if n == HandoffProtocol.messageSize { answerQuery(buf, on: fd) }
         let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
         guard gone else { return }

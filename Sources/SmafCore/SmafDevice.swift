@@ -17,8 +17,11 @@ public final class SmafDevice: Sendable {
     public let handoff: HandoffServer?
     /// Tracks buffers until the kernel frees them (required with `handoff`).
     public let lifetime: BufferLifetime?
+    /// The node this device is served as, for operators ("/dev/smaf").
+    public let devicePath: String
     let environment: any CallerEnvironment
     private let nextToken = Atomic<UInt32>(0)
+    private let counters = Mutex(RequestCounters())
     let logger: Logger
     /// Processes already told (at warning level) that they have no handoff
     /// channel; bounded so a pid churn cannot grow it without limit.
@@ -33,8 +36,10 @@ public final class SmafDevice: Sendable {
         lifetime: BufferLifetime? = nil,
         environment: any CallerEnvironment = ProcFSEnvironment(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
+        devicePath: String = "/dev/smaf",
         logger: Logger
     ) {
+        self.devicePath = devicePath
         self.registry = registry
         self.secureModule = secureModule
         self.buffers = lifetime?.table ?? buffers
@@ -52,6 +57,7 @@ public final class SmafDevice: Sendable {
         request: UInt32, input: UnsafeRawBufferPointer,
         output: UnsafeMutableRawBufferPointer, caller: Caller
     ) -> Result<Int, SmafErrno> {
+        counters.withLock { $0.count(request) }
         guard let req = SmafRequest(rawValue: request) else {
             if let ext = SmafExtensionRequest(rawValue: request) {
                 return extensionRequest(ext, input, output, caller)
@@ -265,6 +271,48 @@ public final class SmafDevice: Sendable {
         return .success(SmafInfo.wireSize)
     }
 
+    // MARK: - Operator queries (smafctl info/status)
+
+    /// What this daemon is: version, node, kernel, secure module, allocators.
+    public func info() -> JSONValue {
+        var uts = utsname()
+        uname(&uts)
+        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return .object([
+            ("version", .string(SmafVersion.string)),
+            ("device", .string(devicePath)),
+            ("kernel", .string(kernel)),
+            ("secure_module", .string(secureModule?.name ?? "none")),
+            ("secure_policy", .string(secureModule?.summary ?? "no secure module: SET_SECURE_FLAG fails with EINVAL")),
+            ("handoff_socket", .string(handoff?.socketPath ?? "")),
+            ("page_size", .uint(pageSize)),
+            ("allocators", .array(registry.allocators.enumerated().map { i, a in
+                .object([("index", .int(Int64(i))), ("name", .string(a.name)),
+                         ("ranking", .int(Int64(a.ranking))), ("backing", .string(a.backing))])
+            })),
+        ])
+    }
+
+    /// What this daemon holds and has done: live buffers (total and per uid),
+    /// handoff connections, requests and refusals by errno.
+    public func status() -> JSONValue {
+        let t = buffers.totals
+        let c = counters.withLock { $0 }
+        return .object([
+            ("device", .string(devicePath)),
+            ("live_buffers", .uint(UInt64(t.buffers))),
+            ("live_bytes", .uint(t.bytes)),
+            ("secure_buffers", .uint(UInt64(t.secure))),
+            ("created_total", .uint(lifetime?.createdTotal ?? 0)),
+            ("handoff_connections", .uint(UInt64(handoff?.channelCount ?? 0))),
+            ("by_uid", .array(buffers.totalsByUID.map { u in
+                .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))])
+            })),
+            ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),
+            ("refusals", .object(c.refusals.keys.sorted().map { (SmafErrno($0).description, .uint(c.refusals[$0]!)) })),
+        ])
+    }
+
     // MARK: - smafd extensions (smaf_ext.h)
 
     private func extensionRequest(_ req: SmafExtensionRequest, _ input: UnsafeRawBufferPointer,
@@ -302,7 +350,38 @@ public final class SmafDevice: Sendable {
     // MARK: -
 
     private func refuse(_ errno: SmafErrno, request: UInt32, caller: Caller, _ reason: @autoclosure () -> String) -> Result<Int, SmafErrno> {
+        counters.withLock { $0.refusals[errno.rawValue, default: 0] += 1 }
         logger.debug("refused \(SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name ?? "request 0x\(String(request, radix: 16, uppercase: true))") from tid \(caller.tid) uid \(caller.uid) with \(errno): \(reason())")
         return .failure(errno)
     }
+}
+
+/// Per-request and per-errno counters for `status`.
+struct RequestCounters {
+    /// v10 requests by nr (0-3), then the two extensions, then anything else.
+    var requests = [UInt64](repeating: 0, count: 7)
+    var refusals: [Int32: UInt64] = [:]
+
+    mutating func count(_ request: UInt32) {
+        let slot: Int
+        if let r = SmafRequest(rawValue: request) {
+            slot = Int(r.rawValue & 0xFF)
+        } else if let e = SmafExtensionRequest(rawValue: request) {
+            slot = e == .handoff ? 4 : 5
+        } else {
+            slot = 6
+        }
+        requests[slot] += 1
+    }
+
+    var requestsByName: [(String, UInt64)] {
+        SmafRequest.allCases.map { ($0.name, requests[Int($0.rawValue & 0xFF)]) }
+            + [(SmafExtensionRequest.handoff.name, requests[4]), (SmafExtensionRequest.status.name, requests[5]),
+               ("other", requests[6])]
+    }
+}
+
+/// The version smafd and smafctl report.
+public enum SmafVersion {
+    public static let string = "0.3.0"
 }

@@ -100,14 +100,26 @@ struct Smafd: ParsableCommand {
         }
         defer { handoff.stop() }
         let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
-                                handoff: handoff, lifetime: lifetime, logger: logger)
+                                handoff: handoff, lifetime: lifetime, devicePath: "/dev/\(devname)", logger: logger)
+        handoff.setQueryResponder { [device] kind in
+            switch kind {
+            case HandoffProtocol.queryInfo: return device.info()
+            case HandoffProtocol.queryStatus: return device.status()
+            default: return nil
+            }
+        }
+        let notify = SystemdNotify()
 
         // Detach before any thread exists; the parent waits until the node is there.
         let readyPipe = foreground ? nil : try detach()
         try handoff.start()
         let ready = ReadyFlag()
-        let server = CUSEServer(device: device, deviceName: devname, logger: logger) {
+        let server = CUSEServer(device: device, deviceName: devname, logger: logger) { [devname] in
             ready.set()
+            // Only now does the node exist: tell systemd (Type=notify).
+            if !notify.send("READY=1\nSTATUS=serving /dev/\(devname)\nMAINPID=\(getpid())") {
+                logger.warning("could not notify systemd at $NOTIFY_SOCKET")
+            }
             if let fd = readyPipe {
                 var ok: UInt8 = 1
                 _ = write(fd, &ok, 1)
@@ -117,10 +129,9 @@ struct Smafd: ParsableCommand {
         try server.makeSession()
         try server.attach(cuseFD: cuseFD)
         guard server.installSignalHandlers() else { throw CUSEError("could not install signal handlers") }
-        logger.info("starting", metadata: [
-            "device": "/dev/\(devname)", "secure-module": "\(secureModule.rawValue)", "handoff": "\(handoff.socketPath)",
-        ])
+        logStartupFacts(device, logger)
         let result = server.run(multithreaded: true)
+        notify.send("STOPPING=1")
         server.removeSignalHandlers()
         server.close()  // closing /dev/cuse removes the node
         // libfuse ends the loop with the number of the signal that stopped it,
@@ -133,6 +144,24 @@ struct Smafd: ParsableCommand {
             throw ExitCode(1)
         }
         logger.info("stopped by signal \(result); /dev/\(devname) removed")
+    }
+
+    /// What an operator needs to know about this instance, once, at info level.
+    private func logStartupFacts(_ device: SmafDevice, _ logger: Logger) {
+        let info = device.info()
+        guard case .object(let fields) = info else { return }
+        let value = { (key: String) -> String in
+            if case .string(let s)? = fields.first(where: { $0.0 == key })?.1 { return s }
+            return "?"
+        }
+        let allocators = device.registry.allocators.map { "\($0.name) (ranking \($0.ranking), \($0.backing))" }
+        logger.info("smafd \(SmafVersion.string) starting on kernel \(value("kernel"))", metadata: [
+            "device": "\(device.devicePath)",
+            "secure-module": "\(value("secure_module")): \(value("secure_policy"))",
+            "allocators": "\(allocators.joined(separator: "; "))",
+            "handoff": "\(value("handoff_socket"))",
+            "limits": "buffer size < 2^63 bytes; live buffers bounded by fs.inotify.max_user_watches",
+        ])
     }
 
     /// smaf-memfd plus the --alias names.

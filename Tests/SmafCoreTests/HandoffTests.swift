@@ -222,6 +222,50 @@ final class HandoffTests: XCTestCase {
         XCTAssertEqual(status(d).buffers, 0, "a buffer lost in a closed socket is forgotten")
     }
 
+    func testQueriesAnswerWithInfoAndStatusJSON() throws {
+        let d = try device(allocators: [MemfdAllocator(), NamedAllocator(name: "smaf-cma", ranking: 3)])
+        server.setQueryResponder { kind in
+            kind == HandoffProtocol.queryInfo ? d.info() : kind == HandoffProtocol.queryStatus ? d.status() : nil
+        }
+        let sock = try connectChannel()
+        defer { close(sock) }
+        _ = try create(d).get()
+        let (_, fd, _) = try receive(sock)
+        defer { close(fd) }
+        XCTAssertEqual(create(d, name: "nope").failureErrno, .EINVAL)
+
+        func ask(_ kind: UInt32) throws -> [String: Any] {
+            var q = [UInt8](repeating: 0, count: 24)
+            q.withUnsafeMutableBytes { r in
+                r.storeBytes(of: HandoffProtocol.magic, toByteOffset: 0, as: UInt32.self)
+                r.storeBytes(of: HandoffProtocol.version, toByteOffset: 4, as: UInt32.self)
+                r.storeBytes(of: HandoffProtocol.queryToken, toByteOffset: 8, as: Int32.self)
+                r.storeBytes(of: kind, toByteOffset: 12, as: UInt32.self)
+            }
+            XCTAssertEqual(q.withUnsafeBytes { send(sock, $0.baseAddress, 24, 0) }, 24)
+            var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 5000) == 1 else { throw NoMessage() }
+            var buf = [UInt8](repeating: 0, count: 65536)
+            let n = buf.withUnsafeMutableBytes { recv(sock, $0.baseAddress, $0.count, 0) }
+            let length: UInt64 = load(buf, 16)
+            let token: Int32 = load(buf, 8)
+            XCTAssertEqual(token, -1)
+            XCTAssertEqual(Int(length), n - 24)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(buf[24..<n])) as? [String: Any])
+        }
+        let info = try ask(HandoffProtocol.queryInfo)
+        XCTAssertEqual((info["allocators"] as? [[String: Any]])?.map { $0["name"] as? String }, ["smaf-cma", "smaf-memfd"])
+        XCTAssertEqual(info["secure_module"] as? String, "testsecure")
+        XCTAssertEqual(info["handoff_socket"] as? String, server.socketPath)
+        let status = try ask(HandoffProtocol.queryStatus)
+        XCTAssertEqual(status["live_buffers"] as? Int, 1)
+        XCTAssertEqual(status["live_bytes"] as? Int, 20480)
+        XCTAssertEqual((status["by_uid"] as? [[String: Any]])?.first?["uid"] as? Int, Int(getuid()))
+        XCTAssertEqual((status["requests"] as? [String: Any])?["SMAF_IOC_CREATE"] as? Int, 2)
+        XCTAssertEqual((status["refusals"] as? [String: Any])?["EINVAL"] as? Int, 1)
+        XCTAssertEqual(status["handoff_connections"] as? Int, 1)
+    }
+
     func testSocketDirectoryMustNotBeWritableByOthers() throws {
         let open = "\(dir)/open"
         XCTAssertEqual(mkdir(open, 0o777), 0)

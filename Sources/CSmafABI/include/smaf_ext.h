@@ -58,6 +58,19 @@ struct smaf_handoff_msg {
 	__u64 length;    /* the buffer's page-rounded size */
 };
 
+/*
+ * Queries on the handoff socket (smafctl info/status): send one message with
+ * token SMAF_QUERY_TOKEN, flags = SMAF_QUERY_INFO or SMAF_QUERY_STATUS and
+ * length 0, no fd. The answer is one message: the same header with length =
+ * the number of bytes that follow it in that message, a UTF-8 JSON object
+ * (documented in README, "smafctl"). An unknown query kind is answered with
+ * length 0. Queries never disturb buffer delivery: CREATE tokens are <= -2.
+ */
+#define SMAF_QUERY_TOKEN (-1)
+#define SMAF_QUERY_INFO 1u
+#define SMAF_QUERY_STATUS 2u
+#define SMAF_QUERY_MAX 65536 /* largest answer, header included */
+
 /* Numbers far from the v10 requests 0-3, same magic 'S'. */
 #define SMAF_IOC_EXT_HANDOFF _IOWR('S', 0x40, struct smaf_ext_handoff)
 #define SMAF_IOC_EXT_STATUS  _IOWR('S', 0x41, struct smaf_ext_status)

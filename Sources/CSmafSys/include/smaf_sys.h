@@ -38,6 +38,9 @@ int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx);
 /* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), to wake a poll() loop. */
 int smaf_sys_eventfd(void);
 
+/* ioctl(fd, request, arg): Swift cannot call the variadic ioctl(2). */
+int smaf_sys_ioctl(int fd, unsigned long request, void *arg);
+
 /* The calling thread's id. */
 pid_t smaf_sys_gettid(void);
 

@@ -1,0 +1,117 @@
+import CSmafSys
+import SmafCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The client end of smafd's handoff socket (smaf_ext.h): receives buffer
+/// fds for CREATE and asks smafd for info and status. One per process.
+public final class HandoffClient {
+    public let device: SmafDeviceHandle
+    public let socketPath: String
+    private let sock: Int32
+
+    /// Asks the device where its socket is, connects and waits for the welcome.
+    /// EINVAL from the request means the node is not smafd (e.g. a kernel driver).
+    public init(device: SmafDeviceHandle, timeoutMs: Int32 = 5000) throws(SmafClientError) {
+        var query = [UInt8](repeating: 0, count: 128)
+        let e = device.raw(SmafExtensionRequest.handoff.rawValue, &query)
+        guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_EXT_HANDOFF on \(device.path)") }
+        let path = String(decoding: query[16..<124].prefix { $0 != 0 }, as: UTF8.self)
+        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SmafClientError(errno, "socket") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard r == 0 else {
+            let err = errno
+            close(fd)
+            throw SmafClientError(err, "connect \(path)")
+        }
+        self.device = device
+        self.socketPath = path
+        self.sock = fd
+        let welcome = try receive(timeoutMs: timeoutMs)
+        if welcome.fd >= 0 { close(welcome.fd) }
+        guard welcome.token == 0 else { throw SmafClientError(EPROTO, "handoff welcome from \(path)") }
+    }
+
+    deinit { close(sock) }
+
+    public struct Message {
+        public let token: Int32
+        public let flags: UInt32
+        public let length: UInt64
+        public let fd: Int32
+        public let body: [UInt8]
+    }
+
+    /// One message, waiting up to `timeoutMs`.
+    public func receive(timeoutMs: Int32 = 5000) throws(SmafClientError) -> Message {
+        var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, timeoutMs) == 1 else { throw SmafClientError(ETIMEDOUT, "waiting for smafd on \(socketPath)") }
+        var buf = [UInt8](repeating: 0, count: HandoffProtocol.queryMax)
+        var fd: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(sock, $0.baseAddress, $0.count, &fd, 1) }
+        guard n >= HandoffProtocol.messageSize else {
+            if fd >= 0 { close(fd) }
+            throw SmafClientError(n < 0 ? errno : EPROTO, "reading from \(socketPath)")
+        }
+        let u32 = { (o: Int) in buf.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) } }
+        guard u32(0) == HandoffProtocol.magic, u32(4) == HandoffProtocol.version else {
+            if fd >= 0 { close(fd) }
+            throw SmafClientError(EPROTO, "message from \(socketPath)")
+        }
+        let length = buf.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }
+        return Message(token: Int32(bitPattern: u32(8)), flags: u32(12), length: length, fd: fd,
+                       body: Array(buf[HandoffProtocol.messageSize..<n]))
+    }
+
+    /// CREATE with handoff: the buffer's fd (owned by the caller) and the
+    /// struct as the ioctl returned it, with `fd` replaced by the real fd.
+    public func create(length: UInt64, flags: UInt32, name: String = "") throws(SmafClientError) -> (fd: Int32, data: SmafCreateData) {
+        var data = SmafCreateData()
+        data.length = length
+        data.flags = flags
+        data.name = FixedBytes(cString: name)
+        let e = device.ioctl(SmafRequest.create.rawValue, &data)
+        guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_CREATE") }
+        while true {
+            let m = try receive()
+            if m.token == data.fd {
+                guard m.fd >= 0 else { throw SmafClientError(EPROTO, "buffer message without an fd") }
+                if flags & SmafABI.flagCLOEXEC == 0 { _ = fcntl(m.fd, F_SETFD, 0) }
+                data.fd = m.fd
+                return (m.fd, data)
+            }
+            if m.fd >= 0 { close(m.fd) }  // a stale message: not ours
+        }
+    }
+
+    /// An info or status answer (JSON text).
+    public func query(_ kind: UInt32) throws(SmafClientError) -> String {
+        var msg = [UInt8](repeating: 0, count: HandoffProtocol.messageSize)
+        msg.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: HandoffProtocol.magic, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: HandoffProtocol.version, toByteOffset: 4, as: UInt32.self)
+            raw.storeBytes(of: HandoffProtocol.queryToken, toByteOffset: 8, as: Int32.self)
+            raw.storeBytes(of: kind, toByteOffset: 12, as: UInt32.self)
+        }
+        let n = msg.withUnsafeBytes { send(sock, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard n == msg.count else { throw SmafClientError(errno, "sending a query to \(socketPath)") }
+        while true {
+            let m = try receive()
+            if m.fd >= 0 { close(m.fd) }
+            if m.token == HandoffProtocol.queryToken && m.flags == kind {
+                guard m.length > 0, Int(m.length) == m.body.count else { throw SmafClientError(EPROTO, "query \(kind) answer") }
+                return String(decoding: m.body, as: UTF8.self)
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import SmafClient
+import SmafCore
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Daemon version, device node, secure module and allocators in rank order.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        let client = try options.handoff(try options.open())
+        let text = try wrap { try client.query(HandoffProtocol.queryInfo) }
+        let info = try parseObject(text)
+        if options.json { return printJSON(info) }
+        let s = { (k: String) in info[k] as? String ?? "?" }
+        print("smafd \(s("version")) serving \(s("device")) on kernel \(s("kernel"))")
+        print("secure module   \(s("secure_module")): \(s("secure_policy"))")
+        print("handoff socket  \(s("handoff_socket"))")
+        print("page size       \(info["page_size"] as? Int ?? 0) bytes")
+        var table = TextTable(["index", "allocator", "ranking", "backing"], rightAligned: [0, 2])
+        for a in info["allocators"] as? [[String: Any]] ?? [] {
+            table.add(["\(a["index"] as? Int ?? 0)", a["name"] as? String ?? "?", "\(a["ranking"] as? Int ?? 0)",
+                       a["backing"] as? String ?? ""])
+        }
+        print("allocators (index 0 serves unnamed buffers):")
+        print(table.render())
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Live buffers and bytes (total and per user), handoff connections, requests and refusals by errno.")
+
+    @OptionGroup var options: CommonOptions
+
+    func run() throws {
+        let client = try options.handoff(try options.open())
+        let text = try wrap { try client.query(HandoffProtocol.queryStatus) }
+        let status = try parseObject(text)
+        if options.json { return printJSON(status) }
+        let n = { (k: String) in UInt64(status[k] as? Int ?? 0) }
+        print("\(status["device"] as? String ?? "?"): \(n("live_buffers")) live buffers, \(humanBytes(n("live_bytes"))), \(n("secure_buffers")) secure")
+        print("created since start: \(n("created_total")); handoff connections: \(n("handoff_connections"))")
+        var users = TextTable(["uid", "buffers", "bytes"], rightAligned: [0, 1, 2])
+        for u in status["by_uid"] as? [[String: Any]] ?? [] {
+            users.add(["\(u["uid"] as? Int ?? 0)", "\(u["buffers"] as? Int ?? 0)", humanBytes(UInt64(u["bytes"] as? Int ?? 0))])
+        }
+        if !users.rows.isEmpty {
+            print("per user:")
+            print(users.render())
+        }
+        var requests = TextTable(["request", "count"], rightAligned: [1])
+        for (k, v) in (status["requests"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
+            requests.add([k, "\(v as? Int ?? 0)"])
+        }
+        print("requests:")
+        print(requests.render())
+        let refusals = (status["refusals"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
+        if refusals.isEmpty {
+            print("refusals: none")
+        } else {
+            var t = TextTable(["errno", "count"], rightAligned: [1])
+            for (k, v) in refusals { t.add([k, "\(v as? Int ?? 0)"]) }
+            print("refusals:")
+            print(t.render())
+        }
+    }
+}
+
+/// Runs a client call, turning its error into a one-line failure.
+func wrap<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw Failure("\(error)") }
+}

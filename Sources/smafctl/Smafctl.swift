@@ -1,0 +1,53 @@
+import ArgumentParser
+import Foundation
+import SmafClient
+import SmafCore
+
+@main
+struct Smafctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "smafctl",
+        abstract: "Inspect and check a SMAF device served by smafd (or any /dev/smaf-like node).",
+        version: SmafVersion.string,
+        subcommands: [Info.self, Status.self, Create.self, Check.self])
+}
+
+/// Options every subcommand takes.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "The device node (default: $SMAF_DEVICE or /dev/smaf).")
+    var device: String = SmafDeviceHandle.defaultPath
+
+    @Flag(help: "Machine-readable JSON instead of tables.")
+    var json = false
+
+    func open() throws -> SmafDeviceHandle {
+        do { return try SmafDeviceHandle(path: device) } catch {
+            throw Failure("\(error)\(error.errno == ENOENT ? " (is smafd running? see 'systemctl status smafd')" : error.errno == EACCES ? " (ask to be added to the device's group, e.g. 'usermod -aG smaf $USER')" : "")")
+        }
+    }
+
+    func handoff(_ handle: SmafDeviceHandle) throws -> HandoffClient {
+        do { return try HandoffClient(device: handle) } catch {
+            throw Failure("\(error)\(error.errno == EINVAL ? " (\(device) is not served by smafd)" : "")")
+        }
+    }
+}
+
+/// A user-facing failure: printed as one line, exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Parses a smafd JSON answer.
+func parseObject(_ text: String) throws -> [String: Any] {
+    guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+        throw Failure("smafd answered with something that is not a JSON object")
+    }
+    return obj
+}
+
+func printJSON(_ value: Any) {
+    let data = (try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    print(String(decoding: data, as: UTF8.self))
+}

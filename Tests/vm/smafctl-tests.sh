@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# VM tier: smafctl against a running smafd (runs inside the test VM as root).
+#   Tests/vm/smafctl-tests.sh SMAFD SMAFCTL BUILD_DIR      (BUILD_DIR: .build/c)
+# Prints ok/FAIL lines and "smafctl-tests: N passed, M failed".
+set -u
+SMAFD=$(realpath "$1")
+CTL=$(realpath "$2")
+BUILD=$(realpath "$3")
+WORK=$(mktemp -d /tmp/smafctl-tests.XXXXXX)
+chmod 0755 "$WORK"
+install -m 0755 "$BUILD/libsmaf.so.0.1.0" "$WORK/libsmaf.so.0"
+pass=0
+fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+expect() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+# json FILE EXPR: evaluates a python expression over the parsed JSON in FILE (j).
+json() { python3 -c "import json,sys; j=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
+
+start() {
+	env --default-signal=INT,TERM "$SMAFD" --foreground --log-level debug "$@" >"$WORK/smafd.log" 2>&1 &
+	PID=$!
+	for _ in $(seq 1 100); do [ -c /dev/smaf ] && return 0; sleep 0.05; done
+	bad "smafd $* did not start"
+	cat "$WORK/smafd.log"
+}
+stop() {
+	kill -TERM "$PID"
+	wait "$PID"
+	for _ in $(seq 1 100); do [ -e /dev/smaf ] || break; sleep 0.05; done
+}
+# hold_buffer AS_USER: a process (python + libsmaf through ctypes) that keeps
+# one 8 KiB buffer until killed; prints its pid.
+hold_buffer() {
+	local code="import ctypes,time; l=ctypes.CDLL('$WORK/libsmaf.so.0'); fd=ctypes.c_int(-1); assert l.smaf_open()==0; assert l.smaf_create_buffer(8192, 0x80002, None, ctypes.byref(fd))==0; print('held', fd.value, flush=True); time.sleep(120)"
+	if [ "$1" = root ]; then python3 -c "$code" >"$WORK/hold.$1" 2>&1 &
+	else setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c "$code" >"$WORK/hold.$1" 2>&1 & fi
+	echo $!
+}
+
+start --alias smaf-cma=smaf-memfd
+chmod 0666 /dev/smaf
+
+"$CTL" info >"$WORK/info.txt"
+rc=$?
+sed 's/^/    /' "$WORK/info.txt"
+expect "smafctl info exits 0" test "$rc" = 0
+expect "  ... names version, node and secure module" grep -q "smafd 0.3.0 serving /dev/smaf on kernel" "$WORK/info.txt"
+expect "  ... lists the allocators in rank order" bash -c "grep -n 'smaf-cma\|smaf-memfd' '$WORK/info.txt' | head -2 | grep -q '^[0-9]*: *0  smaf-cma'"
+"$CTL" info --json >"$WORK/info.json"
+expect "smafctl info --json: allocators with ranking and backing" \
+	json "$WORK/info.json" "[a['name'] for a in j['allocators']]==['smaf-cma','smaf-memfd'] and all('ranking' in a and a['backing'] for a in j['allocators']) and j['secure_module']=='testsecure'"
+
+"$CTL" create --size 4M >"$WORK/create.txt"
+rc=$?
+sed 's/^/    /' "$WORK/create.txt"
+expect "smafctl create --size 4M maps, writes and verifies" bash -c "[ $rc = 0 ] && grep -q 'verified in .* ok' '$WORK/create.txt'"
+"$CTL" create --size 64K --name smaf-cma --secure --json >"$WORK/create.json"
+expect "smafctl create --name smaf-cma --secure --json" json "$WORK/create.json" "j['verified'] and j['secure'] and j['buffer_bytes']==65536"
+"$CTL" create --size 64K --name deadbeef >"$WORK/bad.txt" 2>&1
+rc=$?
+expect "smafctl create with an unknown allocator fails and says why (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'SMAF_IOC_CREATE: Invalid argument' '$WORK/bad.txt'"
+
+h1=$(hold_buffer root)
+h2=$(hold_buffer nobody)
+for _ in $(seq 1 100); do grep -q held "$WORK/hold.root" && grep -q held "$WORK/hold.nobody" && break; sleep 0.05; done
+"$CTL" status >"$WORK/status.txt"
+rc=$?
+sed 's/^/    /' "$WORK/status.txt"
+expect "smafctl status exits 0 and shows 2 live buffers" bash -c "[ $rc = 0 ] && grep -q '2 live buffers, 16 KiB' '$WORK/status.txt'"
+"$CTL" status --json >"$WORK/status.json"
+expect "smafctl status --json: per-uid buffers, connections, requests and refusals" \
+	json "$WORK/status.json" "j['live_buffers']==2 and sorted((u['uid'],u['buffers'],u['bytes']) for u in j['by_uid'])==[(0,1,8192),(65534,1,8192)] and j['handoff_connections']>=2 and j['requests']['SMAF_IOC_CREATE']>=4 and j['refusals']['EINVAL']>=1 and j['created_total']>=4"
+kill "$h1" "$h2"
+wait "$h1" "$h2" 2>/dev/null
+
+"$CTL" check >"$WORK/check.txt"
+rc=$?
+tail -n 3 "$WORK/check.txt" | sed 's/^/    /'
+expect "smafctl check passes on smafd's /dev/smaf (rc=$rc)" bash -c "[ $rc = 0 ] && grep -q 'smafctl check: [0-9]* passed, 0 failed' '$WORK/check.txt'"
+"$CTL" check --json >"$WORK/check.json"
+expect "smafctl check --json lists every check as passed" json "$WORK/check.json" "len(j)>=25 and all(c['passed'] for c in j)"
+"$CTL" check --device /dev/null >"$WORK/null.txt" 2>&1
+rc=$?
+expect "smafctl check fails on a node that is not SMAF (/dev/null, rc=$rc)" bash -c "[ $rc = 1 ] && grep -q 'FAIL' '$WORK/null.txt'"
+"$CTL" info --device /dev/nonexistent >"$WORK/err.txt" 2>&1
+rc=$?
+expect "errors say what to do (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'is smafd running' '$WORK/err.txt'"
+stop
+
+start --secure-module deny-cpu
+"$CTL" create --size 64K --secure >"$WORK/deny.txt" 2>&1
+rc=$?
+sed 's/^/    /' "$WORK/deny.txt"
+expect "under deny-cpu, smafctl create --secure reports the refused mapping (rc=$rc)" \
+	bash -c "[ $rc = 1 ] && grep -q 'writable mmap refused' '$WORK/deny.txt'"
+expect "smafd logged its start-up facts at info level" grep -q "smafd 0.3.0 starting on kernel" "$WORK/smafd.log"
+stop
+
+rm -rf "$WORK"
+echo "smafctl-tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
