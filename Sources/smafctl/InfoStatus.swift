@@ -41,7 +41,8 @@ struct Status: ParsableCommand {
         let status = try parseObject(text)
         if options.json { return printJSON(status) }
         let n = { (k: String) in UInt64(status[k] as? Int ?? 0) }
-        print("\(status["device"] as? String ?? "?"): \(n("live_buffers")) live buffers, \(humanBytes(n("live_bytes"))), \(n("secure_buffers")) secure")
+        let live = n("live_buffers")
+        print("\(status["device"] as? String ?? "?"): \(live) live buffer\(live == 1 ? "" : "s"), \(humanBytes(n("live_bytes"))), \(n("secure_buffers")) secure")
         print("created since start: \(n("created_total")); handoff connections: \(n("handoff_connections"))")
         var users = TextTable(["uid", "buffers", "bytes"], rightAligned: [0, 1, 2])
         for u in status["by_uid"] as? [[String: Any]] ?? [] {
