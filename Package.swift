@@ -49,6 +49,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The in-process core benchmark (issue 5): ns and allocations per request.
+        .target(name: "CMallocCounter", path: "Sources/CMallocCounter"),
+        .executableTarget(
+            name: "smaf-core-bench",
+            dependencies: ["SmafCore", "CMallocCounter", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
         // Kernel-side FUSE structs (<linux/fuse.h>), for the test that plays the kernel.
         .target(name: "CFuseKernel", path: "Sources/CFuseKernel"),
         .target(

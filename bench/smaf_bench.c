@@ -1,0 +1,326 @@
+/*
+ * smaf_bench: measures smafd against its floor in one run (inside the VM):
+ * a minimal C CUSE server for round trips, native memfd calls for CREATE,
+ * anonymous memory for bandwidth. Prints a table and writes JSON.
+ *
+ *   smaf_bench --smafd-pid PID [--device /dev/smaf] [--baseline /dev/smaf-baseline]
+ *              [--json FILE] [--short]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "libsmaf.h"
+#include "smaf.h"
+
+static int shortrun;
+static int smafd_pid;
+static FILE *json;
+static int first_row = 1;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v and returns the q-quantile (0.5 = median). */
+static double quantile(uint64_t *v, int n, double q)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+	int i = (int)(q * (n - 1) + 0.5);
+	return (double)v[i];
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+/* One row: smafd vs its floor; lower_is_better says how to read the ratio. */
+static void row(const char *name, const char *unit, double smafd, double floor, const char *target)
+{
+	double ratio = floor > 0 ? smafd / floor : 0;
+	printf("%-46s %12.1f %12.1f %8.3f   %s  (%s)\n", name, smafd, floor, ratio, target, unit);
+	fprintf(json, "%s\n    {\"metric\": \"%s\", \"unit\": \"%s\", \"smafd\": %.3f, \"floor\": %.3f, \"ratio\": %.4f, \"target\": \"%s\"}",
+		first_row ? "" : ",", name, unit, smafd, floor, ratio, target);
+	first_row = 0;
+}
+
+static long rss_kb(int pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static uint64_t time_getinfo(int fd)
+{
+	struct smaf_info info;
+	memset(&info, 0, sizeof(info));
+	uint64_t t0 = now_ns();
+	if (ioctl(fd, SMAF_IOC_GET_INFO, &info) != 0)
+		die("GET_INFO");
+	return now_ns() - t0;
+}
+
+static void bench_getinfo(int dev, int base)
+{
+	int n = shortrun ? 1000 : 6000, block = 500;
+	uint64_t *a = calloc((size_t)n, 8), *b = calloc((size_t)n, 8);
+	for (int i = 0; i < 200; i++)
+		time_getinfo(dev), time_getinfo(base); /* warm up */
+	/* Interleaved blocks, so drift in the emulated CPU hits both alike. */
+	for (int i = 0; i < n; i += block)
+		for (int k = 0; k < 2; k++)
+			for (int j = i; j < i + block && j < n; j++)
+				if (k == 0)
+					a[j] = time_getinfo(dev);
+				else
+					b[j] = time_getinfo(base);
+	row("GET_INFO round trip, median", "us", quantile(a, n, 0.5) / 1e3, quantile(b, n, 0.5) / 1e3, "<= 1.10");
+	row("GET_INFO round trip, p99", "us", quantile(a, n, 0.99) / 1e3, quantile(b, n, 0.99) / 1e3, "report");
+	free(a);
+	free(b);
+}
+
+static void bench_create(int base)
+{
+	int n = shortrun ? 200 : 2000;
+	uint64_t *a = calloc((size_t)n, 8), *b = calloc((size_t)n, 8);
+	for (int i = 0; i < n; i++) {
+		int fd;
+		uint64_t t0 = now_ns();
+		if (smaf_create_buffer(16384, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+			die("smaf_create_buffer");
+		close(fd);
+		a[i] = now_ns() - t0;
+		t0 = now_ns();
+		time_getinfo(base);
+		int m = memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (m < 0 || ftruncate(m, 16384) != 0)
+			die("memfd");
+		close(m);
+		b[i] = now_ns() - t0;
+	}
+	row("CREATE + receive fd + close, median", "us", quantile(a, n, 0.5) / 1e3, quantile(b, n, 0.5) / 1e3, "<= 1.5");
+	free(a);
+	free(b);
+}
+
+static void bench_secure(int base)
+{
+	int n = shortrun ? 500 : 3000, fd;
+	if (smaf_create_buffer(16384, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+		die("create");
+	uint64_t *a = calloc((size_t)n, 8), *b = calloc((size_t)n, 8);
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		if (smaf_set_secure(fd, i & 1) != 0)
+			die("set_secure");
+		smaf_get_secure(fd);
+		a[i] = now_ns() - t0;
+		t0 = now_ns();
+		time_getinfo(base);
+		time_getinfo(base);
+		b[i] = now_ns() - t0;
+	}
+	row("SET_SECURE + GET_SECURE pair, median", "us", quantile(a, n, 0.5) / 1e3, quantile(b, n, 0.5) / 1e3, "report");
+	close(fd);
+	free(a);
+	free(b);
+}
+
+static double pass_mib_s(char *p, size_t size, int value)
+{
+	uint64_t t0 = now_ns();
+	memset(p, value, size);
+	uint64_t dt = now_ns() - t0;
+	return (double)size / 1048576.0 / ((double)dt / 1e9);
+}
+
+static void bench_bandwidth(void)
+{
+	size_t size = (size_t)(shortrun ? 16 : 64) << 20;
+	int fd;
+	if (smaf_create_buffer((unsigned)size, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+		die("create 64 MiB");
+	char *s = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s == MAP_FAILED || a == MAP_FAILED)
+		die("mmap");
+	double s1 = pass_mib_s(s, size, 1), a1 = pass_mib_s(a, size, 1);
+	double s2 = pass_mib_s(s, size, 2), a2 = pass_mib_s(a, size, 2);
+	char name[80];
+	snprintf(name, sizeof(name), "write %zu MiB mapped, first touch", size >> 20);
+	row(name, "MiB/s", s1, a1, "report");
+	snprintf(name, sizeof(name), "write %zu MiB mapped, second pass", size >> 20);
+	row(name, "MiB/s", s2, a2, ">= 0.95");
+	munmap(s, size);
+	munmap(a, size);
+	close(fd);
+}
+
+/* creates/s with k processes each doing m creates at once. */
+static double throughput(int k, int m)
+{
+	int go[2];
+	if (pipe(go) != 0)
+		die("pipe");
+	for (int i = 0; i < k; i++) {
+		if (fork() == 0) {
+			char c;
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0)
+				_exit(2);
+			smaf_close(); /* own channel */
+			if (smaf_open() != 0)
+				_exit(1);
+			for (int j = 0; j < m; j++) {
+				int fd;
+				if (smaf_create_buffer(16384, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+					_exit(1);
+				close(fd);
+			}
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	uint64_t t0 = now_ns();
+	close(go[1]); /* start them all */
+	int bad = 0, st;
+	while (wait(&st) > 0)
+		bad |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	if (bad) {
+		fprintf(stderr, "throughput: a client failed\n");
+		exit(1);
+	}
+	return (double)(k * m) / ((double)(now_ns() - t0) / 1e9);
+}
+
+static double secure_latency_us(int n)
+{
+	int fd;
+	if (smaf_create_buffer(4096, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+		die("create");
+	uint64_t *a = calloc((size_t)n, 8);
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		smaf_get_secure(fd);
+		a[i] = now_ns() - t0;
+	}
+	double med = quantile(a, n, 0.5) / 1e3;
+	free(a);
+	close(fd);
+	return med;
+}
+
+static void bench_growth(void)
+{
+	int levels[] = { 0, 1000, 10000 };
+	int nlevels = shortrun ? 2 : 3, n = shortrun ? 500 : 3000;
+	struct rlimit rl = { 20000, 20000 };
+	setrlimit(RLIMIT_NOFILE, &rl);
+	int *held = calloc(10000, sizeof(int)), have = 0;
+	double lat[3];
+	long rss[3];
+	for (int l = 0; l < nlevels; l++) {
+		for (; have < levels[l]; have++)
+			if (smaf_create_buffer(4096, SMAF_RDWR | SMAF_CLOEXEC, NULL, &held[have]) != 0)
+				die("create held buffer");
+		usleep(200000);
+		lat[l] = secure_latency_us(n);
+		rss[l] = rss_kb(smafd_pid);
+	}
+	for (int l = 1; l < nlevels; l++) {
+		char name[80];
+		snprintf(name, sizeof(name), "GET_SECURE with %d live buffers vs 0, median", levels[l]);
+		row(name, "us", lat[l], lat[0], "< 1.10");
+	}
+	int top = levels[nlevels - 1];
+	double per = (double)(rss[nlevels - 1] - rss[0]) * 1024.0 / top;
+	printf("%-46s %12.1f bytes (RSS %ld kB with 0, %ld kB with %d live buffers; target <= 1024)\n",
+	       "smafd memory per live buffer", per, rss[0], rss[nlevels - 1], top);
+	fprintf(json, ",\n    {\"metric\": \"smafd memory per live buffer\", \"unit\": \"bytes\", \"smafd\": %.1f, \"floor\": 1024, \"ratio\": %.4f, \"target\": \"<= 1024 bytes\", \"rss_kb_at_0\": %ld, \"rss_kb_at_top\": %ld, \"live_buffers\": %d}",
+		per, per / 1024.0, rss[0], rss[nlevels - 1], top);
+	for (int i = 0; i < have; i++)
+		close(held[i]);
+	free(held);
+}
+
+int main(int argc, char **argv)
+{
+	const char *device = "/dev/smaf", *baseline = "/dev/smaf-baseline", *json_path = "/dev/null";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--short"))
+			shortrun = 1;
+		else if (!strcmp(argv[i], "--smafd-pid") && i + 1 < argc)
+			smafd_pid = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+			device = argv[++i];
+		else if (!strcmp(argv[i], "--baseline") && i + 1 < argc)
+			baseline = argv[++i];
+		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+			json_path = argv[++i];
+		else {
+			fprintf(stderr, "usage: %s --smafd-pid PID [--device D] [--baseline B] [--json FILE] [--short]\n", argv[0]);
+			return 2;
+		}
+	}
+	json = fopen(json_path, "w");
+	if (!json)
+		die(json_path);
+	setenv("SMAF_DEVICE", device, 1);
+	int dev = open(device, O_RDWR | O_CLOEXEC), base = open(baseline, O_RDWR | O_CLOEXEC);
+	if (dev < 0 || base < 0 || smaf_open() != 0)
+		die("open devices");
+	struct utsname u;
+	uname(&u);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	printf("smaf_bench on kernel %s, %ld CPUs%s\n", u.release, cpus, shortrun ? " (short run)" : "");
+	printf("%-46s %12s %12s %8s   %s\n", "metric", "smafd", "floor", "ratio", "target");
+	fprintf(json, "{\n  \"kernel\": \"%s\", \"cpus\": %ld, \"short\": %s,\n  \"rows\": [", u.release, cpus,
+		shortrun ? "true" : "false");
+	bench_getinfo(dev, base);
+	bench_create(base);
+	bench_secure(base);
+	bench_bandwidth();
+	bench_growth();
+	fprintf(json, "\n  ],\n  \"throughput_creates_per_s\": {");
+	int m = shortrun ? 100 : 500;
+	for (int k = 1; k <= 4; k *= 2) {
+		double t = throughput(k, m);
+		printf("%-46s %12.0f creates/s\n", k == 1 ? "throughput, 1 process" : k == 2 ? "throughput, 2 processes" : "throughput, 4 processes", t);
+		fprintf(json, "%s\"%d\": %.1f", k == 1 ? "" : ", ", k, t);
+	}
+	fprintf(json, "}\n}\n");
+	fclose(json);
+	smaf_close();
+	return 0;
+}
