@@ -8,8 +8,13 @@
 # $ORIGIN rpath, so it finds libsmaf.so.0 in its own directory; the others
 # use nothing but libc and the uapi header, like any client of the driver.
 #
-#   make [all]    build (the default)
-#   make clean    remove .build/c
+#   make [all]       build (the default)
+#   make clean       remove .build/c
+#   make install     install smafd, smafctl, libsmaf (soname links, headers,
+#                    libsmaf.pc), the preload shim, the udev rule and the systemd
+#                    unit; honours PREFIX, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
+#                    UDEVRULESDIR, SYSTEMDUNITDIR and DESTDIR (README, "Installation")
+#   make uninstall   remove exactly what install put there (same variables)
 
 OUT := .build/c
 OBJ := $(OUT)/obj
@@ -22,20 +27,21 @@ CPPFLAGS := -ISources/CSmafABI/include -Ilib
 LIB_CFLAGS := $(CFLAGS) -fPIC
 LIBSMAF_LDFLAGS = -L$(OUT) -lsmaf -Wl,-rpath,'$$ORIGIN'
 
+LIBSMAF_VERSION := 0.1.0
 LIBSMAF_SONAME := libsmaf.so.0
-LIBSMAF := $(OUT)/libsmaf.so.0.1.0
+LIBSMAF := $(OUT)/libsmaf.so.$(LIBSMAF_VERSION)
 LIBSMAF_LINKS := $(OUT)/libsmaf.so.0 $(OUT)/libsmaf.so
 PRELOAD := $(OUT)/libsmaf-preload.so
 
-PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c)
+PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c bench/smaf_bench.c)
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))
 
-.PHONY: all clean
+.PHONY: all clean install uninstall swift-products FORCE
 .DELETE_ON_ERROR:
 
-all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS)
+all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(OUT)/cuse-baseline
 
 $(OBJ):
 	mkdir -p $@
@@ -73,7 +79,109 @@ $(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call program,$(s))))
 
+# The benchmark's floor: a minimal C CUSE server (libfuse3, like smafd).
+$(OUT)/cuse-baseline: bench/cuse_baseline.c | $(OBJ)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $$(pkg-config --cflags fuse3) -o $@ $< $$(pkg-config --libs fuse3)
+
 clean:
 	rm -rf $(OUT)
+
+# ---- install / uninstall ----------------------------------------------------
+# Where things go. DESTDIR is put in front of every path (a staged install);
+# the generated files (libsmaf.pc, smafd.service) name the paths without it.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR ?= /etc/udev/rules.d
+SYSTEMDUNITDIR ?= /etc/systemd/system
+DESTDIR ?=
+
+# The Swift executables. install builds each with
+#   $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS) --product NAME
+# unless its path is given (make install SMAFD_BIN=... SMAFCTL_BIN=...): a
+# binary given on the command line or in the environment is installed as it is.
+SWIFT ?= swift
+SWIFT_CONFIG ?= release
+SWIFT_BUILD_FLAGS ?=
+SWIFT_BUILD = $(strip $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS))
+SMAFD_BIN ?= .build/$(SWIFT_CONFIG)/smafd
+SMAFCTL_BIN ?= .build/$(SWIFT_CONFIG)/smafctl
+SWIFT_PRODUCTS := $(if $(filter file,$(origin SMAFD_BIN)),smafd) $(if $(filter file,$(origin SMAFCTL_BIN)),smafctl)
+
+INSTALL ?= install
+HEADERS := lib/libsmaf.h Sources/CSmafABI/include/smaf.h Sources/CSmafABI/include/smaf_ext.h
+UDEV_RULES := udev/70-smaf.rules
+
+# Every file and link install creates, and nothing else: uninstall removes these.
+INSTALLED := $(BINDIR)/smafd $(BINDIR)/smafctl \
+	$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
+	$(LIBDIR)/libsmaf-preload.so \
+	$(addprefix $(INCLUDEDIR)/,$(notdir $(HEADERS))) \
+	$(PKGCONFIGDIR)/libsmaf.pc \
+	$(addprefix $(UDEVRULESDIR)/,$(notdir $(UDEV_RULES))) \
+	$(SYSTEMDUNITDIR)/smafd.service
+
+swift-products:
+	@$(foreach p,$(SWIFT_PRODUCTS),echo "$(SWIFT_BUILD) --product $(p)" && $(SWIFT_BUILD) --product $(p) &&) true
+
+# A directory below $(PREFIX) is written as ${prefix}/... in libsmaf.pc.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+# Generated at every install, as they depend on the variables above.
+$(OUT)/libsmaf.pc: lib/libsmaf.pc.in FORCE | $(OBJ)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
+		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+		-e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
+
+$(OUT)/smafd.service: systemd/smafd.service.in FORCE | $(OBJ)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' $< >$@
+
+FORCE:
+
+install: all swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
+	@for f in $(SMAFD_BIN) $(SMAFCTL_BIN); do \
+		[ -f "$$f" ] && [ -x "$$f" ] || { echo "install: $$f is missing (build it, or give SMAFD_BIN=/SMAFCTL_BIN=)" >&2; exit 1; }; \
+	done
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
+	$(INSTALL) -m 0755 $(SMAFD_BIN) $(DESTDIR)$(BINDIR)/smafd
+	$(INSTALL) -m 0755 $(SMAFCTL_BIN) $(DESTDIR)$(BINDIR)/smafctl
+	$(INSTALL) -m 0644 $(LIBSMAF) $(DESTDIR)$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION)
+	ln -sfn libsmaf.so.$(LIBSMAF_VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSMAF_SONAME)
+	ln -sfn $(LIBSMAF_SONAME) $(DESTDIR)$(LIBDIR)/libsmaf.so
+	$(INSTALL) -m 0644 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libsmaf-preload.so
+	$(INSTALL) -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 0644 $(OUT)/libsmaf.pc $(DESTDIR)$(PKGCONFIGDIR)/libsmaf.pc
+	$(INSTALL) -m 0644 $(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/
+	$(INSTALL) -m 0644 $(OUT)/smafd.service $(DESTDIR)$(SYSTEMDUNITDIR)/smafd.service
+ifeq ($(DESTDIR),)
+	@$(add_group)
+	@$(refresh_caches)
+endif
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+ifeq ($(DESTDIR),)
+	@$(refresh_caches)
+endif
+
+# After a real (DESTDIR-less) install as root: the group the udev rule names
+# (uninstall keeps it). After install and uninstall: the linker cache and
+# udev's rules; failures of these two are reported and ignored.
+add_group = if [ "$$(id -u)" = 0 ] && ! getent group smaf >/dev/null; then \
+	echo "groupadd --system smaf"; PATH="$$PATH:/usr/sbin:/sbin" groupadd --system smaf; \
+	fi
+refresh_caches = if [ "$$(id -u)" = 0 ]; then \
+	PATH="$$PATH:/usr/sbin:/sbin"; \
+	if command -v ldconfig >/dev/null; then \
+		echo ldconfig; ldconfig || echo "ldconfig failed (ignored)" >&2; \
+	fi; \
+	if command -v udevadm >/dev/null; then \
+		echo "udevadm control --reload"; \
+		udevadm control --reload || echo "udevadm control --reload failed (ignored: is udev running?)" >&2; \
+	fi; \
+	fi
 
 -include $(wildcard $(OBJ)/*.d)

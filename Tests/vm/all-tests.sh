@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Everything the VM tier checks, in one boot of one kernel: the device and
 # its ABI (device-tests.sh), then buffers, handoff and libsmaf (buffer-tests.sh),
-# then smafctl (smafctl-tests.sh; smafctl sits next to smafd).
-#   Tests/vm/all-tests.sh SMAFD_BINARY BUILD_DIR     (BUILD_DIR: .build/c)
+# then smafctl (smafctl-tests.sh; smafctl sits next to smafd), then what
+# "make install" put into DESTDIR: pkg-config, udev, readiness (ops-tests.sh).
+#   Tests/vm/all-tests.sh SMAFD_BINARY BUILD_DIR [DESTDIR]
+#     BUILD_DIR: .build/c; DESTDIR: a "make install DESTDIR=..." of that smafd
+#     (scripts/test: .build/destdir); without it ops-tests.sh is skipped.
 set -u
 here=$(dirname "$0")
 status=0
 "$here/device-tests.sh" "$1" "$2/smaf-abi-test" || status=1
 "$here/buffer-tests.sh" "$1" "$2" || status=1
 "$here/smafctl-tests.sh" "$1" "$(dirname "$1")/smafctl" "$2" || status=1
+if [ -n "${3:-}" ]; then
+	"$here/ops-tests.sh" "$1" "$2" "$3" || status=1
+else
+	echo "# ops-tests.sh skipped: no DESTDIR given"
+fi
 exit "$status"

@@ -1,0 +1,474 @@
+#!/usr/bin/env bash
+# VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
+# Checks what "make install" put into DESTDIR (scripts/test installs into
+# .build/destdir on the host first) against the real kernel:
+#   1. a C program built with nothing but `pkg-config --cflags --libs libsmaf`
+#      uses /dev/smaf served by the installed smafd (started as the unit's
+#      ExecStart= says), through the installed libsmaf.so.0;
+#   2. udev: Debian's systemd-udevd with the installed rule gives the node
+#      group smaf and mode 0660, and edited rules take effect;
+#   3. readiness: smafd tells $NOTIFY_SOCKET READY=1 once the node exists and
+#      STOPPING=1 on SIGTERM (a listener of the test's own plays systemd);
+#   4. the unit's capability bounding set, no_new_privs and a private network
+#      namespace still let smafd serve an unprivileged client;
+#   5. the installed smafd.service itself under Debian's systemd (PID 1 of a
+#      PID namespace): notify start, the whole sandbox, restart, stop.
+# Prints "ok"/"FAIL" lines and "ops-tests: N passed, M failed".
+#
+#   Tests/vm/ops-tests.sh SMAFD BUILD_DIR DESTDIR
+#     SMAFD: the smafd that was installed (checked to be the installed copy),
+#     BUILD_DIR: .build/c, DESTDIR: the staged install (.build/destdir)
+set -u
+here=$(cd "$(dirname "$0")" && pwd -P)
+SMAFD_BUILT=$(realpath "$1")
+BUILD=$(realpath "$2")
+DEST=$(realpath "$3")
+WORK=$(mktemp -d /tmp/smaf-ops-tests.XXXXXX)
+chmod 0755 "$WORK"
+pass=0
+fail=0
+PID=
+UDEVD_PID=
+SD_PID=
+GROUP_BOUND=0
+
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+expect() { # expect DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else bad "$what"; fi
+}
+expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
+}
+show() { sed 's/^/    /' "$@"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+wait_node() { # wait_node NAME: up to 5 s; prints the milliseconds it took
+	local start
+	start=$(now_ms)
+	for _ in $(seq 1 100); do
+		[ -c "/dev/$1" ] && { echo $(($(now_ms) - start)); return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+wait_gone() {
+	for _ in $(seq 1 100); do
+		[ -e "/dev/$1" ] || [ -e "/sys/class/cuse/$1" ] || return 0
+		sleep 0.05
+	done
+	return 1
+}
+# wait_line FILE PATTERN: up to 5 s for a line matching PATTERN (grep -E).
+wait_line() {
+	for _ in $(seq 1 100); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+cleanup() {
+	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
+	[ -n "$SD_PID" ] && kill -KILL "$SD_PID" 2>/dev/null
+	if [ -n "$UDEVD_PID" ]; then
+		udevadm control --exit 2>/dev/null || kill -TERM "$UDEVD_PID" 2>/dev/null
+	fi
+	rm -f /run/udev/rules.d/70-smaf.rules /run/udev/rules.d/71-smaf-test-*.rules
+	[ "$GROUP_BOUND" = 1 ] && umount /etc/group
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- what was installed -------------------------------------------------------
+unit=$(find "$DEST" -name smafd.service -type f | head -n 1)
+rule=$(find "$DEST" -name 70-smaf.rules -type f | head -n 1)
+pc=$(find "$DEST" -name libsmaf.pc -type f | head -n 1)
+if [ -z "$unit" ] || [ -z "$rule" ] || [ -z "$pc" ]; then
+	bad "$DEST holds no installed smafd.service, 70-smaf.rules and libsmaf.pc (run make install DESTDIR=$DEST)"
+	echo "ops-tests: $pass passed, $fail failed"
+	exit 1
+fi
+# The unit's command line, run from DESTDIR.
+read -r -a START <<<"$(sed -n 's/^ExecStart=//p' "$unit")"
+SMAFD=$DEST${START[0]}
+START_ARGS=("${START[@]:1}")
+export PKG_CONFIG_LIBDIR=${pc%/*} PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR=$DEST
+LIBDIR=$(pkg-config --libs-only-L libsmaf | sed 's/^ *-L//; s/ *$//')
+echo "# kernel $(uname -r); installed: ${START[*]} (in $DEST), libsmaf in $LIBDIR"
+expect "the unit's ExecStart binary is the smafd under test" cmp -s "$SMAFD" "$SMAFD_BUILT"
+
+# start_smafd LOG ARGS...: the installed smafd with the unit's arguments plus
+# ARGS, in the background (PID); environment variables go before: VAR=... start_smafd
+start_smafd() {
+	local log=$1
+	shift
+	env --default-signal=INT,TERM,HUP "$SMAFD" "${START_ARGS[@]}" "$@" >"$log" 2>&1 &
+	PID=$!
+}
+# stop_smafd NAME: SIGTERM; smafd must exit 0 and the node must go.
+stop_smafd() {
+	local rc
+	kill -TERM "$PID"
+	for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$PID" 2>/dev/null && { bad "smafd still runs 5 s after SIGTERM"; kill -KILL "$PID"; }
+	wait "$PID"
+	rc=$?
+	PID=
+	local gone=0
+	wait_gone "$1" && gone=1
+	expect "smafd exits 0 on SIGTERM and /dev/$1 goes away (rc=$rc)" test "$rc$gone" = 01
+}
+as_user() { # as_user GID[,GID...] COMMAND...: as nobody, primary group nogroup
+	local groups=$1
+	shift
+	setpriv --reuid=65534 --regid=65534 --groups="$groups" env LD_LIBRARY_PATH="$WORK/lib" "$@"
+}
+
+# The client, built here from the installed tree with pkg-config's flags only.
+flags=$(pkg-config --cflags --libs libsmaf)
+# shellcheck disable=SC2086 # the flags are words
+gcc -std=c11 -Wall -Wextra -Werror -o "$WORK/client" "$here/../host/pkgconfig_client.c" $flags >"$WORK/cc.log" 2>&1
+rc=$?
+expect "the client builds with only \`pkg-config --cflags --libs libsmaf\` ($flags) (rc=$rc)" test "$rc" = 0
+[ "$rc" = 0 ] || show "$WORK/cc.log"
+# For unprivileged runs: a copy of the installed libsmaf where every user can
+# read it (the checkout may be a private directory).
+mkdir -m 0755 "$WORK/lib"
+cp -P "$LIBDIR"/libsmaf.so* "$WORK/lib/"
+
+# ---- 1. the pkg-config-built client against the installed smafd -------------
+echo "# --- 1. libsmaf client built with pkg-config, installed smafd"
+start_smafd "$WORK/smafd1.log"
+if ms=$(wait_node smaf); then ok "installed smafd (${START[*]}) serves /dev/smaf (${ms} ms)"; else bad "no /dev/smaf from the installed smafd"; show "$WORK/smafd1.log"; fi
+LD_LIBRARY_PATH=$LIBDIR "$WORK/client" >"$WORK/client1.log" 2>&1
+rc=$?
+show "$WORK/client1.log"
+expect "the client creates, maps, writes and reads back a buffer, and makes it secure (rc=$rc)" test "$rc" = 0
+expect "  ... through the installed libsmaf.so.0" grep -qx "libsmaf: $LIBDIR/libsmaf.so.0" "$WORK/client1.log"
+stop_smafd smaf
+
+# ---- 2. udev --------------------------------------------------------------------
+echo "# --- 2. udev: the installed rule under Debian's systemd-udevd"
+UDEVD=
+for c in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do
+	[ -x "$c" ] && { UDEVD=$c; break; }
+done
+if [ -z "$UDEVD" ]; then
+	bad "systemd-udevd is not installed (Debian package udev; scripts/install-deps installs it)"
+else
+	# Group smaf: the root file system is read-only here, so a copy of
+	# /etc/group with the group added is bind-mounted over it.
+	gid=$(getent group smaf | cut -d: -f3)
+	if [ -z "$gid" ]; then
+		gid=999
+		while getent group "$gid" >/dev/null; do gid=$((gid - 1)); done
+		cp /etc/group "$WORK/group"
+		echo "smaf:x:$gid:" >>"$WORK/group"
+		chmod 0644 "$WORK/group"
+		mount --bind "$WORK/group" /etc/group && GROUP_BOUND=1
+	fi
+	expect "group smaf exists (gid $gid)" test "$(getent group smaf | cut -d: -f3)" = "$gid"
+	nogroup=$(getent group nogroup | cut -d: -f3)
+
+	# The VM runs the command chrooted into the host's root; udevadm ignores
+	# control, trigger and settle requests in a chroot unless told not to.
+	export SYSTEMD_IGNORE_CHROOT=1
+	mkdir -p /run/udev/rules.d
+	install -m 0644 "$rule" /run/udev/rules.d/70-smaf.rules
+	SYSTEMD_LOG_TARGET=console "$UDEVD" --debug >"$WORK/udevd.log" 2>&1 &
+	UDEVD_PID=$!
+	up=0
+	for _ in $(seq 1 100); do
+		udevadm control --ping --timeout=1 2>/dev/null && { up=1; break; }
+		sleep 0.1
+	done
+	expect "systemd-udevd is up" test "$up" = 1
+
+	start_smafd "$WORK/smafd2.log"
+	wait_node smaf >/dev/null || { bad "no /dev/smaf"; show "$WORK/smafd2.log"; }
+	udevadm settle --timeout=15
+	udevadm info /dev/smaf >"$WORK/info" 2>&1
+	expect "udev sees the node as subsystem cuse, kernel name smaf" \
+		bash -c "grep -qx 'E: SUBSYSTEM=cuse' '$WORK/info' && grep -qx 'E: DEVNAME=/dev/smaf' '$WORK/info'"
+	expect_eq "the installed rule gives /dev/smaf owner root, group smaf, mode 660" \
+		"root smaf 660" "$(stat -c '%U %G %a' /dev/smaf)"
+	as_user "$gid" "$WORK/client" >"$WORK/client2.log" 2>&1
+	rc=$?
+	expect "a user in group smaf (nobody + smaf) uses /dev/smaf with the client (rc=$rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || show "$WORK/client2.log"
+	expect "a user outside group smaf cannot open it" \
+		bash -c "! setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'exec 3<>/dev/smaf' 2>/dev/null"
+
+	# Changing group and mode as the README says: a later-numbered rule file,
+	# udevadm control --reload, and a change event for the running node.
+	echo 'SUBSYSTEM=="cuse", KERNEL=="smaf", GROUP="nogroup", MODE="0640"' >/run/udev/rules.d/71-smaf-test-local.rules
+	udevadm control --reload
+	udevadm trigger --action=change --subsystem-match=cuse --sysname-match=smaf
+	udevadm settle --timeout=15
+	expect_eq "a later rule (GROUP=nogroup MODE=0640) applies to the running node after reload + trigger" \
+		"root nogroup 640" "$(stat -c '%U %G %a' /dev/smaf)"
+	rm -f /run/udev/rules.d/71-smaf-test-local.rules
+	stop_smafd smaf
+
+	# An edited copy of the installed rule for another --devname.
+	sed -e 's/KERNEL=="smaf"/KERNEL=="smaf-alt"/' -e 's/GROUP="smaf"/GROUP="nogroup"/' -e 's/MODE="0660"/MODE="0604"/' \
+		"$rule" >/run/udev/rules.d/71-smaf-test-alt.rules
+	udevadm control --reload
+	start_smafd "$WORK/smafd3.log" --devname smaf-alt
+	wait_node smaf-alt >/dev/null || { bad "no /dev/smaf-alt"; show "$WORK/smafd3.log"; }
+	udevadm settle --timeout=15
+	expect_eq "the installed rule edited to KERNEL==\"smaf-alt\", GROUP=\"nogroup\", MODE=\"0604\" gives /dev/smaf-alt exactly that" \
+		"root nogroup 604" "$(stat -c '%U %G %a' /dev/smaf-alt)"
+	stop_smafd smaf-alt
+	rm -f /run/udev/rules.d/71-smaf-test-alt.rules
+
+	udevadm control --exit
+	stopped=0
+	for _ in $(seq 1 100); do kill -0 "$UDEVD_PID" 2>/dev/null || { stopped=1; break; }; sleep 0.05; done
+	expect "systemd-udevd stops (udevadm control --exit)" test "$stopped" = 1
+	[ "$stopped" = 1 ] || kill -KILL "$UDEVD_PID"
+	wait "$UDEVD_PID" 2>/dev/null
+	UDEVD_PID=
+	if grep -q "smaf" "$WORK/udevd.log" && [ "$fail" != 0 ]; then
+		echo "# systemd-udevd's log about smaf:"
+		grep -i "smaf" "$WORK/udevd.log" | tail -n 20 | show
+	fi
+	rm -f /run/udev/rules.d/70-smaf.rules
+	[ "$GROUP_BOUND" = 1 ] && umount /etc/group && GROUP_BOUND=0
+fi
+
+# ---- 3. readiness over $NOTIFY_SOCKET -------------------------------------------
+echo "# --- 3. sd_notify: READY=1 once /dev/smaf exists, STOPPING=1 on SIGTERM"
+# listen SOCKET NODE OUT: the listener in the background (LPID), bound.
+listen() {
+	rm -f "$3"
+	python3 "$here/notify-listener.py" "$1" "$2" "$3" 60 &
+	LPID=$!
+	for _ in $(seq 1 100); do [ -e "$3" ] && return 0; sleep 0.05; done
+	bad "the notify listener did not start"
+	return 1
+}
+field() { # field LINE KEY: the value of KEY=... in a listener line's message
+	printf '%s\n' "${1#*msg=}" | tr '|' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+out=$WORK/notify.out
+listen "$WORK/notify.sock" /dev/smaf "$out"
+start=$(now_ms)
+NOTIFY_SOCKET=$WORK/notify.sock start_smafd "$WORK/smafd4.log"
+if wait_line "$out" 'msg=(.*\|)?READY=1(\||$)'; then
+	ok "READY=1 arrives within 5 s of starting smafd ($(($(now_ms) - start)) ms)"
+else
+	bad "no READY=1 within 5 s"
+	show "$out" "$WORK/smafd4.log"
+fi
+line=$(grep -E 'msg=(.*\|)?READY=1(\||$)' "$out" | head -n 1)
+echo "# received: $line"
+expect "/dev/smaf already exists when READY=1 arrives" test "$(sed -n 's/^pid=[^ ]* node=\([01]\).*/\1/p' <<<"$line")" = 1
+status=$(field "$line" STATUS)
+expect "READY=1 comes with STATUS= naming /dev/smaf ('$status')" bash -c "[[ '$status' == *'/dev/smaf'* ]]"
+expect_eq "it comes from smafd's main process (what NotifyAccess=main accepts)" "$PID" "$(sed -n 's/^pid=\([0-9]*\) .*/\1/p' <<<"$line")"
+mainpid=$(field "$line" MAINPID)
+expect "MAINPID=, if sent, is smafd's pid (${mainpid:-not sent})" bash -c "[ -z '$mainpid' ] || [ '$mainpid' = '$PID' ]"
+smafd_pid=$PID
+start=$(now_ms)
+kill -TERM "$PID"
+if wait_line "$out" 'msg=(.*\|)?STOPPING=1(\||$)'; then
+	ok "STOPPING=1 arrives within 5 s of SIGTERM ($(($(now_ms) - start)) ms)"
+else
+	bad "no STOPPING=1 within 5 s of SIGTERM"
+	show "$out" "$WORK/smafd4.log"
+fi
+expect_eq "  ... from smafd's main process" "$smafd_pid" \
+	"$(grep -E 'STOPPING=1' "$out" | head -n 1 | sed -n 's/^pid=\([0-9]*\) .*/\1/p')"
+wait "$PID"
+rc=$?
+PID=
+expect "smafd exits 0 (rc=$rc)" test "$rc" = 0
+wait "$LPID"
+expect_eq "READY=1 was sent exactly once" 1 "$(grep -cE 'msg=(.*\|)?READY=1(\||$)' "$out")"
+echo "# all messages:"
+show "$out"
+wait_gone smaf
+
+# The abstract namespace ('@name'), which sd_notify(3) also allows.
+listen "@smaf-ops-tests-$$" /dev/smaf "$out"
+NOTIFY_SOCKET=@smaf-ops-tests-$$ start_smafd "$WORK/smafd5.log"
+expect "with NOTIFY_SOCKET=@abstract-name, READY=1 arrives too" wait_line "$out" 'msg=(.*\|)?READY=1(\||$)'
+kill -TERM "$PID"
+wait "$PID"
+PID=
+wait "$LPID"
+wait_gone smaf
+
+# Nobody listening: smafd serves all the same.
+NOTIFY_SOCKET=$WORK/nobody-listens.sock start_smafd "$WORK/smafd6.log"
+if wait_node smaf >/dev/null; then ok "with nobody at \$NOTIFY_SOCKET, smafd still serves /dev/smaf"; else bad "no /dev/smaf when nobody listens at \$NOTIFY_SOCKET"; show "$WORK/smafd6.log"; fi
+stop_smafd smaf
+
+# ---- 4. the unit's privileges -----------------------------------------------------
+echo "# --- 4. the unit's capability bounding set, no_new_privs, private network"
+capset=-all
+for c in $(sed -n 's/^CapabilityBoundingSet=//p' "$unit"); do
+	c=${c#CAP_}
+	capset+=",+${c,,}"
+done
+# start_confined LOG CAPSET ARGS...: smafd as the unit confines it (as far as
+# these tools can): its own network namespace, the bounding set, no_new_privs.
+start_confined() {
+	local log=$1 caps=$2
+	shift 2
+	env --default-signal=INT,TERM,HUP unshare --net -- setpriv --bounding-set="$caps" --no-new-privs -- \
+		"$SMAFD" "${START_ARGS[@]}" "$@" >"$log" 2>&1 &
+	PID=$!
+}
+start_confined "$WORK/smafd7.log" "$capset" --secure-module deny-cpu
+if wait_node smaf >/dev/null; then ok "smafd starts with bounding set '$capset', no_new_privs, no network"; else bad "confined smafd did not start"; show "$WORK/smafd7.log"; fi
+bnd=$(sed -n 's/^CapBnd:\t*//p' "/proc/$PID/status")
+eff=$(sed -n 's/^CapEff:\t*//p' "/proc/$PID/status")
+expect "  ... and runs with just those capabilities (CapBnd=CapEff=$bnd, NoNewPrivs=1)" \
+	bash -c "[ '$bnd' = '$eff' ] && [ '$bnd' != 000001ffffffffff ] && grep -q '^NoNewPrivs:.1' /proc/$PID/status"
+chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
+as_user "${nogroup:-65534}" "$WORK/client" --deny-cpu >"$WORK/client3.log" 2>&1
+rc=$?
+show "$WORK/client3.log"
+expect "an unprivileged client creates, secures (deny-cpu re-opens its fd through /proc) and is refused a writable mapping (rc=$rc)" test "$rc" = 0
+stop_smafd smaf
+# The control: without CAP_SYS_PTRACE smafd cannot see another user's fds.
+start_confined "$WORK/smafd8.log" "${capset/,+sys_ptrace/}" --secure-module deny-cpu
+if wait_node smaf >/dev/null; then
+	chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
+	as_user "${nogroup:-65534}" "$WORK/client" --deny-cpu >"$WORK/client4.log" 2>&1
+	expect "control: without CAP_SYS_PTRACE the same client's SET_SECURE fails (why the unit keeps it)" \
+		grep -q "FAIL: smaf_set_secure" "$WORK/client4.log"
+else
+	bad "smafd without CAP_SYS_PTRACE did not start"
+	show "$WORK/smafd8.log"
+fi
+stop_smafd smaf
+
+# ---- 5. the installed unit under systemd --------------------------------------
+# The VM has no init system, so Debian's systemd runs as PID 1 of a new PID
+# and mount namespace (as in a container) with a unit path of its own: the
+# installed smafd.service unchanged, plus empty stand-ins for the targets and
+# the slice it depends on. Clients run in that PID namespace (smafd must see
+# their PIDs). What this shows: Type=notify start returns once /dev/smaf
+# exists, smafd works inside the whole sandbox (seccomp, capabilities, device
+# policy, private network, read-only file system, RuntimeDirectory),
+# Restart=on-failure, a drop-in as the README describes, and a clean stop.
+echo "# --- 5. the installed smafd.service under systemd (PID 1 of its own PID namespace)"
+SD=$WORK/sd
+mkdir -p "$SD/units/smafd.service.d"
+install -m 0644 "$unit" "$SD/units/smafd.service"
+for t in sysinit basic shutdown smaf-test; do printf '[Unit]\nDescription=%s (test stand-in)\n' "$t" >"$SD/units/$t.target"; done
+printf '[Unit]\nDescription=System Slice (test stand-in)\nDefaultDependencies=no\n' >"$SD/units/system.slice"
+# Only the log goes somewhere else (no journald here); it is opened by PID 1.
+printf '[Service]\nStandardOutput=append:%s\nStandardError=inherit\n' "$SD/smafd.log" >"$SD/units/smafd.service.d/10-test-log.conf"
+bindir=${START[0]%/*}
+cat >"$SD/pid1.sh" <<EOS
+mount -t proc proc /proc && mount -t cgroup2 cgroup2 /sys/fs/cgroup &&
+mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs tmpfs /var/tmp &&
+mount --bind "$DEST$bindir" "$bindir" || exit 1
+exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin container=smaf-test SYSTEMD_UNIT_PATH="$SD/units" \
+	/lib/systemd/systemd --system --unit=smaf-test.target --log-target=console
+EOS
+unshare --pid --fork --mount --propagation private bash "$SD/pid1.sh" >"$SD/pid1.log" 2>&1 &
+UNSHARE_PID=$!
+SD_PID=
+for _ in $(seq 1 50); do
+	SD_PID=$(ps -o pid= --ppid "$UNSHARE_PID" | tr -d ' ')
+	[ -n "$SD_PID" ] && break
+	sleep 0.1
+done
+in_ns() { nsenter -t "$SD_PID" -m -p -r -w "$@"; }
+prop() { in_ns systemctl show -p "$1" --value smafd.service; }
+state=
+for _ in $(seq 1 150); do
+	state=$(in_ns systemctl is-system-running 2>/dev/null)
+	[ "$state" = running ] || [ "$state" = degraded ] && break
+	sleep 0.2
+done
+if [ "$state" != running ] && [ "$state" != degraded ]; then
+	bad "systemd did not come up in a PID namespace (state '${state:-none}'); unit not tested under systemd"
+	show "$SD/pid1.log"
+else
+	ok "systemd $(in_ns systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p') runs as PID 1 of a PID namespace"
+	start=$(now_ms)
+	timeout 60 nsenter -t "$SD_PID" -m -p -r -w systemctl start smafd.service
+	rc=$?
+	ms=$(($(now_ms) - start))
+	node_then=$(stat -c %F /dev/smaf 2>/dev/null)
+	expect "systemctl start smafd (Type=notify) succeeds (rc=$rc, ${ms} ms)" test "$rc" = 0
+	expect_eq "  ... and /dev/smaf exists the moment it returns" "character special file" "$node_then"
+	expect_eq "  ... status text from smafd's notification" "serving /dev/smaf" "$(prop StatusText)"
+	expect_eq "  ... /run/smaf is root's, 0755, with the handoff socket (RuntimeDirectory=)" \
+		"root 755 socket" "$(in_ns stat -c '%U %a' /run/smaf | tr '\n' ' ')$(in_ns stat -c %F /run/smaf/smaf.sock | sed 's/.* //')"
+	mp=$(prop MainPID)
+	st=$(in_ns cat "/proc/$mp/status")
+	expect "  ... confined: NoNewPrivs, a seccomp filter, CapBnd=CapEff=0000000001080006 (the unit's 4 capabilities)" \
+		bash -c "grep -q '^NoNewPrivs:.1' <<<\"\$1\" && grep -q '^Seccomp:.2' <<<\"\$1\" && grep -q '^CapBnd:.0000000001080006' <<<\"\$1\" && grep -q '^CapEff:.0000000001080006' <<<\"\$1\"" _ "$st"
+	expect "  ... in a network namespace of its own (PrivateNetwork=)" \
+		test "$(in_ns readlink "/proc/$mp/ns/net")" != "$(readlink /proc/self/ns/net)"
+	# The device policy is the service cgroup's: a shell moved into it may open
+	# /dev/cuse (DeviceAllow=) but not /dev/kmsg.
+	cg=/sys/fs/cgroup$(in_ns sed -n 's/^0:://p' "/proc/$mp/cgroup")
+	in_ns sh -c "echo \$\$ >'$cg/cgroup.procs' && exec 3<>/dev/cuse" 2>/dev/null
+	cuse_rc=$?
+	kmsg=$(in_ns sh -c "echo \$\$ >'$cg/cgroup.procs' && exec 3</dev/kmsg" 2>&1)
+	expect "  ... its cgroup may open /dev/cuse (rc $cuse_rc) but no other device (DevicePolicy=closed: /dev/kmsg: '${kmsg##*: }')" \
+		bash -c "[ $cuse_rc = 0 ] && [[ '$kmsg' == *'Operation not permitted'* ]]"
+	chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
+	in_ns setpriv --reuid=65534 --regid=65534 --groups="${nogroup:-65534}" env LD_LIBRARY_PATH="$WORK/lib" "$WORK/client" >"$WORK/client5.log" 2>&1
+	rc=$?
+	expect "an unprivileged client uses the sandboxed smafd: create, map, write, secure (rc=$rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || show "$WORK/client5.log" "$SD/smafd.log"
+
+	ctl=$DEST${START[0]%/*}/smafctl
+	in_ns "$ctl" info >"$WORK/smafctl.log" 2>&1 && in_ns "$ctl" status >>"$WORK/smafctl.log" 2>&1
+	rc=$?
+	expect "the installed smafctl gets info and status from the sandboxed smafd (rc=$rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || show "$WORK/smafctl.log"
+
+	# A drop-in as the README shows (systemctl edit): deny-cpu, then restart.
+	printf '[Service]\nExecStart=\nExecStart=%s --secure-module deny-cpu\n' "$(sed -n 's/^ExecStart=//p' "$unit")" \
+		>"$SD/units/smafd.service.d/20-deny-cpu.conf"
+	in_ns systemctl daemon-reload && timeout 60 nsenter -t "$SD_PID" -m -p -r -w systemctl restart smafd.service
+	rc=$?
+	expect "a drop-in changing ExecStart (--secure-module deny-cpu) takes effect on restart (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && [[ \"\$(nsenter -t $SD_PID -m -p -r -w systemctl show -p ExecMainStartTimestamp -p ExecStart smafd.service)\" == *deny-cpu* ]]"
+	chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
+	in_ns setpriv --reuid=65534 --regid=65534 --groups="${nogroup:-65534}" env LD_LIBRARY_PATH="$WORK/lib" "$WORK/client" --deny-cpu >"$WORK/client6.log" 2>&1
+	rc=$?
+	expect "  ... an unprivileged client's secure buffer is sealed by the sandboxed smafd (re-open through /proc; rc=$rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || show "$WORK/client6.log" "$SD/smafd.log"
+
+	mp=$(prop MainPID)
+	in_ns kill -KILL "$mp"
+	restarted=0
+	for _ in $(seq 1 100); do
+		[ "$(prop NRestarts)" = 1 ] && [ "$(prop ActiveState)" = active ] && [ -c /dev/smaf ] && { restarted=1; break; }
+		sleep 0.1
+	done
+	expect "after SIGKILL, Restart=on-failure brings smafd and /dev/smaf back (NRestarts=$(prop NRestarts), main pid $mp -> $(prop MainPID))" \
+		test "$restarted" = 1
+	timeout 60 nsenter -t "$SD_PID" -m -p -r -w systemctl stop smafd.service
+	rc=$?
+	after=$(prop ActiveState)/$(prop Result)
+	gone=0
+	wait_gone smaf && gone=1
+	in_ns test -e /run/smaf && gone=0
+	expect "systemctl stop: inactive/success ($after), then /dev/smaf and /run/smaf are gone (rc=$rc)" \
+		test "$rc $after $gone" = "0 inactive/success 1"
+	expect "smafd logged no warning or error under the sandbox" bash -c "! grep -Eq ' (warning|error|critical) ' '$SD/smafd.log'"
+	grep -E ' (warning|error|critical) ' "$SD/smafd.log" | show
+fi
+[ -n "$SD_PID" ] && kill -KILL "$SD_PID" 2>/dev/null
+wait "$UNSHARE_PID" 2>/dev/null
+SD_PID=
+wait_gone smaf
+
+echo "ops-tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
