@@ -258,6 +258,14 @@ static void bench_growth(void)
 		lat[l] = secure_latency_us(n);
 		rss[l] = rss_kb(smafd_pid);
 	}
+	/* The 0 level again, after releasing them all: the two medians bracket
+	 * the drift of the emulated CPU over the run, and the better one is kept. */
+	for (int i = 0; i < have; i++)
+		close(held[i]);
+	usleep(300000);
+	double again = secure_latency_us(n);
+	if (again < lat[0])
+		lat[0] = again;
 	for (int l = 1; l < nlevels; l++) {
 		char name[80];
 		snprintf(name, sizeof(name), "GET_SECURE with %d live buffers vs 0, median", levels[l]);
@@ -269,8 +277,6 @@ static void bench_growth(void)
 	       "smafd memory per live buffer", per, rss[0], rss[nlevels - 1], top);
 	fprintf(json, ",\n    {\"metric\": \"smafd memory per live buffer\", \"unit\": \"bytes\", \"smafd\": %.1f, \"floor\": 1024, \"ratio\": %.4f, \"target\": \"<= 1024 bytes\", \"rss_kb_at_0\": %ld, \"rss_kb_at_top\": %ld, \"live_buffers\": %d}",
 		per, per / 1024.0, rss[0], rss[nlevels - 1], top);
-	for (int i = 0; i < have; i++)
-		close(held[i]);
 	free(held);
 }
 

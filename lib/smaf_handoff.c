@@ -236,9 +236,11 @@ struct received {
  */
 static int recv_msg(int sock, const struct timespec *deadline, struct received *r)
 {
-	for (;;) {
-		struct pollfd p = { .fd = sock, .events = POLLIN };
-		int n = poll(&p, 1, ms_until(deadline));
+	/* smafd sends a buffer before its CREATE returns, so the message is
+	 * usually queued already: try to receive first, wait only if needed. */
+	for (int waited = 0;; waited = 1) {
+		struct pollfd p = { .fd = sock, .events = POLLIN, .revents = POLLIN };
+		int n = waited ? poll(&p, 1, ms_until(deadline)) : 1;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -400,7 +402,10 @@ static int create_on_channel(struct channel *c, int devfd, struct smaf_create_da
 	/* data is not touched before the ioctl: the kernel validates the
 	 * pointer (EFAULT), and on failure nothing may be written to it. */
 	for (int attempt = 0;; attempt++) {
-		if (c->sock >= 0 && !channel_usable(c))
+		/* No liveness poll here: a dead channel makes smafd answer
+		 * ENOTCONN, which reconnects below; this keeps CREATE's syscalls
+		 * to what it needs. */
+		if (c->sock >= 0 && (c->pid != getpid() || !sock_is_ours(c)))
 			drop_socket(c);
 		if (c->sock < 0) {
 			int r = channel_connect(c, devfd);

@@ -29,6 +29,13 @@ public protocol Allocator: Sendable {
     /// A new read-write file of exactly `length` bytes (already page-rounded),
     /// zero-filled, owned by the caller. Errors are the errno CREATE returns.
     func allocate(length: UInt64) throws(SmafErrno) -> Int32
+    /// True if its buffers are plain sealed memfds, so a memfd prepared ahead
+    /// of time (MemfdPool) can be sized and sealed instead of allocate().
+    var usesPlainMemfd: Bool { get }
+}
+
+extension Allocator {
+    public var usesPlainMemfd: Bool { false }
 }
 
 /// `smaf-memfd`: buffers are memfds sealed against shrinking and growing,
@@ -41,18 +48,23 @@ public struct MemfdAllocator: Allocator {
     public init() {}
 
     public func matches(_ devices: [DeviceConstraint]) -> Bool { true }
+    public var usesPlainMemfd: Bool { true }
 
     public func allocate(length: UInt64) throws(SmafErrno) -> Int32 {
         let fd = smaf_sys_memfd("smaf-buffer")
         guard fd >= 0 else { throw Self.allocationErrno(errno) }
-        guard ftruncate(fd, off_t(length)) == 0,
-              smaf_sys_add_seals(fd, SMAF_SEAL_SHRINK | SMAF_SEAL_GROW) == 0
-        else {
-            let e = errno
+        do { try Self.sizeAndSeal(fd, length: length) } catch {
             close(fd)
-            throw Self.allocationErrno(e)
+            throw error
         }
         return fd
+    }
+
+    /// Gives a fresh memfd its size and the seals that fix it.
+    public static func sizeAndSeal(_ fd: Int32, length: UInt64) throws(SmafErrno) {
+        guard ftruncate(fd, off_t(length)) == 0,
+              smaf_sys_add_seals(fd, SMAF_SEAL_SHRINK | SMAF_SEAL_GROW) == 0
+        else { throw allocationErrno(errno) }
     }
 
     /// Out of memory or of smafd's own descriptors: ENOMEM either way (the
@@ -75,4 +87,5 @@ public struct AllocatorAlias: Allocator {
     }
     public func matches(_ devices: [DeviceConstraint]) -> Bool { target.matches(devices) }
     public func allocate(length: UInt64) throws(SmafErrno) -> Int32 { try target.allocate(length: length) }
+    public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }

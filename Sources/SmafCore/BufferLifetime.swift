@@ -35,6 +35,14 @@ public final class BufferLifetime: Sendable {
     /// smafd still holds `fd`, so the inode cannot die before it is watched.
     /// Watch exhaustion (fs.inotify.max_user_watches) is ENOSPC.
     public func track(fd: Int32, record: BufferRecord) throws(SmafErrno) -> FileIdentity {
+        let identity = try watch(fd: fd)
+        self.record(record, for: identity)
+        return identity
+    }
+
+    /// The first half of `track`: identify `fd` and watch its inode. A
+    /// watched file with no record is simply ignored when it goes away.
+    public func watch(fd: Int32) throws(SmafErrno) -> FileIdentity {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .ENOMEM }
         let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
@@ -44,11 +52,15 @@ public final class BufferLifetime: Sendable {
             logger.warning("cannot watch a new buffer (\(String(cString: strerror(e)))); raise fs.inotify.max_user_watches")
             throw e == ENOSPC ? .ENOSPC : .ENOMEM
         }
-        // Insert before the watch can fire: nothing else holds the buffer yet.
         watches.withLock { $0[wd] = identity }
+        return identity
+    }
+
+    /// The second half: the watched file is now a live buffer. Called before
+    /// smafd lets go of its fd, so the record always precedes the watch firing.
+    public func record(_ record: BufferRecord, for identity: FileIdentity) {
         table.insert(record, for: identity)
         created.add(1, ordering: .relaxed)
-        return identity
     }
 
     /// Forgets a buffer whose handoff failed; its watch dies with the inode.

@@ -33,8 +33,10 @@ public struct ProcFSEnvironment: CallerEnvironment {
     public func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity? {
         guard fd >= 0, tid > 0 else { return nil }
         var st = stat()
-        // stat() follows the magic link to the open file itself.
-        guard stat("/proc/\(tid)/fd/\(fd)", &st) == 0 else { return nil }
+        // stat() follows the magic link to the open file itself. The path is
+        // built on the stack: this runs for every GET/SET_SECURE_FLAG.
+        let r = withProcFDPath(tid: tid, fd: fd) { stat($0, &st) }
+        guard r == 0 else { return nil }
         return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
@@ -52,5 +54,38 @@ public struct ProcFSEnvironment: CallerEnvironment {
             return Int32(line.dropFirst(5).trimmingPrefix(while: { $0 == " " || $0 == "\t" }))
         }
         return nil
+    }
+}
+
+/// Calls `body` with the C string "/proc/<tid>/fd/<fd>" (both non-negative),
+/// formatted into a stack buffer instead of a heap-allocated String.
+func withProcFDPath<R>(tid: Int32, fd: Int32, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    withUnsafeTemporaryAllocation(of: CChar.self, capacity: 48) { buf in
+        var i = 0
+        func put(_ s: StaticString) {
+            s.withUTF8Buffer { for b in $0 { buf[i] = CChar(bitPattern: b); i += 1 } }
+        }
+        func put(_ v: Int32) {
+            var digits: (CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar, CChar) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var n = UInt32(v), count = 0
+            withUnsafeMutableBytes(of: &digits) { d in
+                repeat {
+                    d[count] = UInt8(48 + n % 10)
+                    n /= 10
+                    count += 1
+                } while n > 0
+                while count > 0 {
+                    count -= 1
+                    buf[i] = CChar(bitPattern: d[count])
+                    i += 1
+                }
+            }
+        }
+        put("/proc/")
+        put(tid)
+        put("/fd/")
+        put(fd)
+        buf[i] = 0
+        return body(UnsafePointer(buf.baseAddress!))
     }
 }

@@ -38,6 +38,7 @@ public final class HandoffServer: Sendable {
     private let listenFD: Int32
     private let wakeFD: Int32
     private let lifetime: BufferLifetime?
+    private let pool: MemfdPool?
     private let logger: Logger
     private struct Channel {
         let fd: Int32
@@ -51,7 +52,7 @@ public final class HandoffServer: Sendable {
     /// Creates `directory` (0755, owned by us) if needed and listens on
     /// `directory/name.sock`. Refuses a directory others could write to, so
     /// nobody can squat the socket path.
-    public init(directory: String, name: String, lifetime: BufferLifetime?, logger: Logger) throws {
+    public init(directory: String, name: String, lifetime: BufferLifetime?, pool: MemfdPool? = nil, logger: Logger) throws {
         let path = "\(directory)/\(name).sock"
         guard path.utf8.count <= HandoffProtocol.maxPathBytes else {
             throw HandoffSetupError(description: "handoff socket path \(path) is longer than \(HandoffProtocol.maxPathBytes) bytes")
@@ -90,7 +91,12 @@ public final class HandoffServer: Sendable {
         self.listenFD = fd
         self.wakeFD = wake
         self.lifetime = lifetime
+        self.pool = pool
         self.logger = logger
+        pool?.onLow { [wake] in
+            var one: UInt64 = 1
+            _ = write(wake, &one, 8)
+        }
     }
 
     private static func prepare(directory: String) throws {
@@ -108,6 +114,7 @@ public final class HandoffServer: Sendable {
 
     /// Starts the event loop thread.
     public func start() throws {
+        pool?.refill()
         guard let t = startThread({ [self] in self.runLoop() }) else {
             throw HandoffSetupError(description: "cannot start the handoff thread")
         }
@@ -127,6 +134,7 @@ public final class HandoffServer: Sendable {
         close(listenFD)
         close(wakeFD)
         unlink(socketPath)
+        pool?.close()
     }
 
     public var channelCount: Int { channels.withLock { $0.count } }
@@ -174,11 +182,16 @@ public final class HandoffServer: Sendable {
                 logger.error("handoff loop: poll failed: \(String(cString: strerror(errno)))")
                 return
             }
+            if fds[1].revents != 0 {
+                var n: UInt64 = 0
+                _ = read(wakeFD, &n, 8)
+            }
             if fds[0].revents != 0 { acceptOne() }
             if fixed > 2, fds[2].revents != 0 { lifetime?.drain() }
             for (i, (pid, fd)) in open.enumerated() where fds[fixed + i].revents != 0 {
                 serviceChannel(pid: pid, fd: fd, revents: fds[fixed + i].revents)
             }
+            pool?.refill()
         }
     }
 

@@ -17,6 +17,8 @@ public final class SmafDevice: Sendable {
     public let handoff: HandoffServer?
     /// Tracks buffers until the kernel frees them (required with `handoff`).
     public let lifetime: BufferLifetime?
+    /// Memfds prepared ahead of time (optional; see MemfdPool).
+    public let pool: MemfdPool?
     /// The node this device is served as, for operators ("/dev/smaf").
     public let devicePath: String
     let environment: any CallerEnvironment
@@ -34,6 +36,7 @@ public final class SmafDevice: Sendable {
         buffers: BufferTable = BufferTable(),
         handoff: HandoffServer? = nil,
         lifetime: BufferLifetime? = nil,
+        pool: MemfdPool? = nil,
         environment: any CallerEnvironment = ProcFSEnvironment(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         devicePath: String = "/dev/smaf",
@@ -45,6 +48,7 @@ public final class SmafDevice: Sendable {
         self.buffers = lifetime?.table ?? buffers
         self.handoff = handoff
         self.lifetime = lifetime
+        self.pool = pool
         self.environment = environment
         self.pageSize = pageSize
         self.logger = logger
@@ -124,7 +128,11 @@ public final class SmafDevice: Sendable {
         }
         // A CUSE reply cannot carry a file descriptor (design §2.1): without an
         // out-of-band channel to this process the buffer cannot be delivered.
-        let pid = environment.processID(ofThread: caller.tid) ?? caller.tid
+        // A caller whose thread id names a process with a channel is that
+        // process's main thread (tids and pids share one number space), so
+        // /proc is read only for other threads.
+        let pid = handoff?.hasChannel(process: caller.tid) == true
+            ? caller.tid : environment.processID(ofThread: caller.tid) ?? caller.tid
         guard let handoff, let lifetime, handoff.hasChannel(process: pid) else {
             warnNoHandoffChannelOnce(pid: pid, caller)
             return refuse(.ENOTCONN, request: rq, caller: caller, "process \(pid) has no handoff channel to receive the buffer fd")
@@ -134,7 +142,19 @@ public final class SmafDevice: Sendable {
         }
         let size = roundedLength(data.length)!
         let memfd: Int32
-        do { memfd = try allocator.allocate(length: size) } catch {
+        var prepared: FileIdentity?
+        do throws(SmafErrno) {
+            if allocator.usesPlainMemfd, let p = pool?.take() {
+                memfd = p.fd
+                prepared = p.identity
+                do { try MemfdAllocator.sizeAndSeal(p.fd, length: size) } catch {
+                    close(p.fd)
+                    throw error
+                }
+            } else {
+                memfd = try allocator.allocate(length: size)
+            }
+        } catch {
             return refuse(error, request: rq, caller: caller, "\(allocator.name) could not allocate \(size) bytes")
         }
         defer { close(memfd) }
@@ -146,12 +166,15 @@ public final class SmafDevice: Sendable {
             guard handle >= 0 else { return refuse(.ENOMEM, request: rq, caller: caller, "cannot reopen the buffer read-only") }
         }
         defer { if handle != memfd { close(handle) } }
+        let record = BufferRecord(length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid)
         let identity: FileIdentity
-        do {
-            identity = try lifetime.track(fd: memfd, record: BufferRecord(
-                length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid))
-        } catch {
-            return refuse(error, request: rq, caller: caller, "cannot track the new buffer")
+        if let prepared {
+            lifetime.record(record, for: prepared)
+            identity = prepared
+        } else {
+            do { identity = try lifetime.track(fd: memfd, record: record) } catch {
+                return refuse(error, request: rq, caller: caller, "cannot track the new buffer")
+            }
         }
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.

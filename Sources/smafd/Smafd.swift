@@ -90,9 +90,10 @@ struct Smafd: ParsableCommand {
 
         let registry = try makeRegistry()
         let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
+        let pool = MemfdPool(lifetime: lifetime)
         let handoff: HandoffServer
         do {
-            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, logger: logger)
+            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, pool: pool, logger: logger)
         } catch {
             var stderrStream = StandardError()
             print("smafd: \(error)", to: &stderrStream)
@@ -100,7 +101,7 @@ struct Smafd: ParsableCommand {
         }
         defer { handoff.stop() }
         let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
-                                handoff: handoff, lifetime: lifetime, devicePath: "/dev/\(devname)", logger: logger)
+                                handoff: handoff, lifetime: lifetime, pool: pool, devicePath: "/dev/\(devname)", logger: logger)
         handoff.setQueryResponder { [device] kind in
             switch kind {
             case HandoffProtocol.queryInfo: return device.info()

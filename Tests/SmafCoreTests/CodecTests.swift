@@ -57,3 +57,23 @@ final class CodecTests: XCTestCase {
         XCTAssertEqual(FixedBytes<64>(cString: "").prefixBeforeNUL, 0)
     }
 }
+
+final class ProcPathTests: XCTestCase {
+    /// The stack-built /proc path resolves like the String one would.
+    func testProcFDPathResolvesThisThreadsFDs() throws {
+        let env = ProcFSEnvironment()
+        var fds: [Int32] = [-1, -1]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var st = stat()
+        XCTAssertEqual(fstat(fds[0], &st), 0)
+        let id = try XCTUnwrap(env.fileIdentity(ofFD: fds[0], inThread: getpid()))
+        XCTAssertEqual(id, FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))
+        let high = fcntl(fds[0], F_DUPFD, 1003)  // below the usual 1024 soft limit
+        XCTAssertGreaterThanOrEqual(high, 1003)
+        defer { close(high) }
+        XCTAssertEqual(env.fileIdentity(ofFD: high, inThread: getpid()), id, "multi-digit numbers")
+        XCTAssertNil(env.fileIdentity(ofFD: 999_999, inThread: getpid()))
+        XCTAssertNil(env.fileIdentity(ofFD: 3, inThread: Int32.max))
+    }
+}
