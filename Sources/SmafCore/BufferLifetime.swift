@@ -34,9 +34,9 @@ public final class BufferLifetime: Sendable {
     /// Starts tracking the buffer open as `fd` in smafd. Must be called while
     /// smafd still holds `fd`, so the inode cannot die before it is watched.
     /// Watch exhaustion (fs.inotify.max_user_watches) is ENOSPC.
-    public func track(fd: Int32, record: BufferRecord) throws(SmafErrno) -> FileIdentity {
+    public func track(fd: Int32, record: BufferRecord, within limits: Limits = .unlimited) throws(SmafErrno) -> FileIdentity {
         let identity = try watch(fd: fd)
-        self.record(record, for: identity)
+        try self.record(record, for: identity, within: limits)
         return identity
     }
 
@@ -58,8 +58,9 @@ public final class BufferLifetime: Sendable {
 
     /// The second half: the watched file is now a live buffer. Called before
     /// smafd lets go of its fd, so the record always precedes the watch firing.
-    public func record(_ record: BufferRecord, for identity: FileIdentity) {
-        table.insert(record, for: identity)
+    /// EMFILE/ENOMEM if the owner is at a limit (nothing is recorded then).
+    public func record(_ record: BufferRecord, for identity: FileIdentity, within limits: Limits = .unlimited) throws(SmafErrno) {
+        if let e = table.insert(record, for: identity, within: limits) { throw e }
         created.add(1, ordering: .relaxed)
     }
 

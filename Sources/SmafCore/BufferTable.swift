@@ -42,6 +42,21 @@ public final class BufferTable: Sendable {
     private struct State {
         var records: [FileIdentity: BufferRecord] = [:]
         var bytes: UInt64 = 0
+        /// Live buffers and bytes per owning uid, kept in step with records
+        /// so a limit check is O(1).
+        var perUID: [UInt32: (count: Int, bytes: UInt64)] = [:]
+
+        mutating func add(_ r: BufferRecord) {
+            bytes += r.length
+            let old = perUID[r.ownerUID] ?? (0, 0)
+            perUID[r.ownerUID] = (old.count + 1, old.bytes + r.length)
+        }
+
+        mutating func subtract(_ r: BufferRecord) {
+            bytes -= r.length
+            guard let old = perUID[r.ownerUID] else { return }
+            perUID[r.ownerUID] = old.count > 1 ? (old.count - 1, old.bytes - r.length) : nil
+        }
     }
     private let state = Mutex(State())
 
@@ -58,21 +73,29 @@ public final class BufferTable: Sendable {
 
     /// Live buffers and bytes per owning uid, by uid.
     public var totalsByUID: [(uid: UInt32, buffers: Int, bytes: UInt64)] {
-        let grouped: [UInt32: (Int, UInt64)] = state.withLock { s in
-            var g: [UInt32: (Int, UInt64)] = [:]
-            for r in s.records.values {
-                let old = g[r.ownerUID] ?? (0, 0)
-                g[r.ownerUID] = (old.0 + 1, old.1 + r.length)
-            }
-            return g
-        }
-        return grouped.keys.sorted().map { (uid: $0, buffers: grouped[$0]!.0, bytes: grouped[$0]!.1) }
+        let perUID = state.withLock { $0.perUID }
+        return perUID.keys.sorted().map { (uid: $0, buffers: perUID[$0]!.count, bytes: perUID[$0]!.bytes) }
     }
 
     public func insert(_ record: BufferRecord, for identity: FileIdentity) {
         state.withLock { s in
-            if let old = s.records.updateValue(record, forKey: identity) { s.bytes -= old.length }
-            s.bytes += record.length
+            if let old = s.records.updateValue(record, forKey: identity) { s.subtract(old) }
+            s.add(record)
+        }
+    }
+
+    /// Inserts unless the owner would exceed `limits`: the check and the
+    /// insert are one step, so concurrent CREATEs cannot overshoot.
+    /// EMFILE: too many buffers; ENOMEM: too many bytes.
+    public func insert(_ record: BufferRecord, for identity: FileIdentity, within limits: Limits) -> SmafErrno? {
+        state.withLock { s -> SmafErrno? in
+            let mine = s.perUID[record.ownerUID] ?? (0, 0)
+            if mine.count >= limits.maxBuffersPerUser { return .EMFILE }
+            let (total, overflow) = mine.bytes.addingReportingOverflow(record.length)
+            if overflow || total > limits.maxBytesPerUser { return .ENOMEM }
+            if let old = s.records.updateValue(record, forKey: identity) { s.subtract(old) }
+            s.add(record)
+            return nil
         }
     }
 
@@ -80,7 +103,7 @@ public final class BufferTable: Sendable {
     public func remove(_ identity: FileIdentity) -> BufferRecord? {
         state.withLock { s in
             let old = s.records.removeValue(forKey: identity)
-            if let old { s.bytes -= old.length }
+            if let old { s.subtract(old) }
             return old
         }
     }

@@ -21,6 +21,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let EACCES = SmafErrno(Glibc.EACCES)
     public static let EPERM = SmafErrno(Glibc.EPERM)
     public static let EAGAIN = SmafErrno(Glibc.EAGAIN)
+    public static let EMFILE = SmafErrno(Glibc.EMFILE)
 
     public var description: String {
         switch rawValue {
@@ -33,6 +34,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
         case Glibc.EACCES: return "EACCES"
         case Glibc.EPERM: return "EPERM"
         case Glibc.EAGAIN: return "EAGAIN"
+        case Glibc.EMFILE: return "EMFILE"
         default: return "errno \(rawValue)"
         }
     }

@@ -9,6 +9,7 @@ import Glibc
 /// Why the handoff socket could not be set up.
 public struct HandoffSetupError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// The protocol constants of smaf_ext.h.
@@ -44,7 +45,11 @@ public final class HandoffServer: Sendable {
         let fd: Int32
         let uid: UInt32
     }
-    private let channels = Mutex([Int32: Channel]())
+    /// A process's connections, oldest first; buffers go to the newest.
+    private let channels = Mutex([Int32: [Channel]]())
+    /// Connections one process may hold at once; more are closed unanswered,
+    /// so no peer can make smafd keep unbounded state.
+    public let maxChannelsPerProcess: Int
     private let stopping = Atomic(false)
     private let responder = Mutex<(@Sendable (UInt32) -> JSONValue?)?>(nil)
     private let loopThread = Mutex<pthread_t?>(nil)
@@ -52,12 +57,15 @@ public final class HandoffServer: Sendable {
     /// Creates `directory` (0755, owned by us) if needed and listens on
     /// `directory/name.sock`. Refuses a directory others could write to, so
     /// nobody can squat the socket path.
-    public init(directory: String, name: String, lifetime: BufferLifetime?, pool: MemfdPool? = nil, logger: Logger) throws {
+    /// `owner`: the uid the directory may belong to besides our own (the user
+    /// smafd will drop to, who must be able to remove the socket at exit).
+    public init(directory: String, name: String, lifetime: BufferLifetime?, pool: MemfdPool? = nil,
+                maxChannelsPerProcess: Int = 4, owner: uid_t? = nil, logger: Logger) throws {
         let path = "\(directory)/\(name).sock"
         guard path.utf8.count <= HandoffProtocol.maxPathBytes else {
             throw HandoffSetupError(description: "handoff socket path \(path) is longer than \(HandoffProtocol.maxPathBytes) bytes")
         }
-        try Self.prepare(directory: directory)
+        try Self.prepare(directory: directory, owner: owner ?? geteuid())
         var st = stat()
         if lstat(path, &st) == 0 {
             guard st.st_mode & S_IFMT == S_IFSOCK else {
@@ -92,6 +100,7 @@ public final class HandoffServer: Sendable {
         self.wakeFD = wake
         self.lifetime = lifetime
         self.pool = pool
+        self.maxChannelsPerProcess = max(1, maxChannelsPerProcess)
         self.logger = logger
         pool?.onLow { [wake] in
             var one: UInt64 = 1
@@ -99,7 +108,7 @@ public final class HandoffServer: Sendable {
         }
     }
 
-    private static func prepare(directory: String) throws {
+    private static func prepare(directory: String, owner: uid_t) throws {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw HandoffSetupError(description: "cannot create \(directory): \(String(cString: strerror(errno)))")
         }
@@ -107,8 +116,8 @@ public final class HandoffServer: Sendable {
         guard lstat(directory, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
             throw HandoffSetupError(description: "\(directory) is not a directory")
         }
-        guard st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
-            throw HandoffSetupError(description: "\(directory) must be owned by uid \(geteuid()) and writable by nobody else")
+        guard st.st_uid == owner, st.st_mode & 0o022 == 0 else {
+            throw HandoffSetupError(description: "\(directory) must be owned by uid \(owner) and writable by nobody else")
         }
     }
 
@@ -128,7 +137,7 @@ public final class HandoffServer: Sendable {
         _ = write(wakeFD, &one, 8)
         if let t = loopThread.withLock({ $0 }) { pthread_join(t, nil) }
         channels.withLock { map in
-            for c in map.values { close(c.fd) }
+            for list in map.values { for c in list { close(c.fd) } }
             map.removeAll()
         }
         close(listenFD)
@@ -137,7 +146,7 @@ public final class HandoffServer: Sendable {
         pool?.close()
     }
 
-    public var channelCount: Int { channels.withLock { $0.count } }
+    public var channelCount: Int { channels.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 
     /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel.
     public func setQueryResponder(_ answer: @escaping @Sendable (UInt32) -> JSONValue?) {
@@ -148,20 +157,27 @@ public final class HandoffServer: Sendable {
         channels.withLock { $0[pid] != nil }
     }
 
+    /// Closes and forgets one connection (with the lock held).
+    private static func drop(_ fd: Int32, of pid: Int32, in map: inout [Int32: [Channel]]) {
+        guard var list = map[pid], let i = list.firstIndex(where: { $0.fd == fd }) else { return }
+        close(list[i].fd)
+        list.remove(at: i)
+        map[pid] = list.isEmpty ? nil : list
+    }
+
     /// Sends `fd` with its token to process `pid`'s channel, without blocking.
     /// ENOTCONN: no channel, or it broke (and is dropped); EAGAIN: the client
     /// is not reading and its queue is full.
     public func deliver(fd: Int32, token: Int32, flags: UInt32, length: UInt64, to pid: Int32) -> SmafErrno? {
         var msg = HandoffProtocol.message(token: token, flags: flags, length: length)
         return channels.withLock { map -> SmafErrno? in
-            guard let channel = map[pid] else { return .ENOTCONN }
+            guard let channel = map[pid]?.last else { return .ENOTCONN }
             let n = withUnsafeBytes(of: &msg) { smaf_sys_send_with_fd(channel.fd, $0.baseAddress, HandoffProtocol.messageSize, fd) }
             if n == HandoffProtocol.messageSize { return nil }
             let e = errno
             if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .EAGAIN }
             logger.debug("handoff channel of process \(pid) broke (\(String(cString: strerror(e)))); dropping it")
-            close(channel.fd)
-            map.removeValue(forKey: pid)
+            Self.drop(channel.fd, of: pid, in: &map)
             return .ENOTCONN
         }
     }
@@ -174,7 +190,7 @@ public final class HandoffServer: Sendable {
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             if let l = lifetime { fds.append(pollfd(fd: l.inotifyFD, events: Int16(POLLIN), revents: 0)) }
             let fixed = fds.count
-            let open = channels.withLock { $0.map { ($0.key, $0.value.fd) } }
+            let open = channels.withLock { $0.flatMap { pid, list in list.map { (pid, $0.fd) } } }
             for (_, fd) in open { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             let r = poll(&fds, nfds_t(fds.count), -1)
             if r < 0 {
@@ -219,18 +235,23 @@ public final class HandoffServer: Sendable {
             return
         }
         var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
-        channels.withLock { map in
-            // One channel per process: a reconnect replaces the old one.
-            if let old = map.updateValue(Channel(fd: fd, uid: uid), forKey: pid) { close(old.fd) }
+        let accepted = channels.withLock { map -> Bool in
+            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else {
+                close(fd)
+                return false
+            }
+            map[pid, default: []].append(Channel(fd: fd, uid: uid))
             // Registered before the welcome goes out, so a CREATE made after
             // the client has read it always finds the channel.
             let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
-            if n != HandoffProtocol.messageSize {
-                map.removeValue(forKey: pid)
-                close(fd)
-            }
+            if n != HandoffProtocol.messageSize { Self.drop(fd, of: pid, in: &map) }
+            return true
         }
-        logger.debug("handoff channel opened by process \(pid) (uid \(uid))")
+        if accepted {
+            logger.debug("handoff channel opened by process \(pid) (uid \(uid))")
+        } else {
+            logger.debug("refused a handoff connection from process \(pid) (uid \(uid)): limit: it already has --max-channels-per-process \(maxChannelsPerProcess)")
+        }
     }
 
     private func serviceChannel(pid: Int32, fd: Int32, revents: Int16) {
@@ -243,12 +264,7 @@ public final class HandoffServer: Sendable {
         let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
         guard gone else { return }
-        channels.withLock { map in
-            if map[pid]?.fd == fd {
-                map.removeValue(forKey: pid)
-                close(fd)
-            }
-        }
+        channels.withLock { map in Self.drop(fd, of: pid, in: &map) }
         logger.debug("handoff channel of process \(pid) closed")
     }
 }

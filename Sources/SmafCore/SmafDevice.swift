@@ -19,6 +19,8 @@ public final class SmafDevice: Sendable {
     public let lifetime: BufferLifetime?
     /// Memfds prepared ahead of time (optional; see MemfdPool).
     public let pool: MemfdPool?
+    /// Per-user and per-buffer bounds on CREATE.
+    public let limits: Limits
     /// The node this device is served as, for operators ("/dev/smaf").
     public let devicePath: String
     let environment: any CallerEnvironment
@@ -37,6 +39,7 @@ public final class SmafDevice: Sendable {
         handoff: HandoffServer? = nil,
         lifetime: BufferLifetime? = nil,
         pool: MemfdPool? = nil,
+        limits: Limits = .defaults,
         environment: any CallerEnvironment = ProcFSEnvironment(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         devicePath: String = "/dev/smaf",
@@ -49,6 +52,7 @@ public final class SmafDevice: Sendable {
         self.handoff = handoff
         self.lifetime = lifetime
         self.pool = pool
+        self.limits = limits
         self.environment = environment
         self.pageSize = pageSize
         self.logger = logger
@@ -141,6 +145,10 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, "no allocator is registered")
         }
         let size = roundedLength(data.length)!
+        guard size <= limits.maxBufferSize else {
+            return refuse(.ENOMEM, request: rq, caller: caller,
+                          "limit: \(size) bytes is more than --max-buffer-size \(limits.maxBufferSize)")
+        }
         let memfd: Int32
         var prepared: FileIdentity?
         do throws(SmafErrno) {
@@ -168,13 +176,17 @@ public final class SmafDevice: Sendable {
         defer { if handle != memfd { close(handle) } }
         let record = BufferRecord(length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid)
         let identity: FileIdentity
-        if let prepared {
-            lifetime.record(record, for: prepared)
-            identity = prepared
-        } else {
-            do { identity = try lifetime.track(fd: memfd, record: record) } catch {
-                return refuse(error, request: rq, caller: caller, "cannot track the new buffer")
+        do {
+            if let prepared {
+                try lifetime.record(record, for: prepared, within: limits)
+                identity = prepared
+            } else {
+                identity = try lifetime.track(fd: memfd, record: record, within: limits)
             }
+        } catch {
+            return refuse(error, request: rq, caller: caller, error == .EMFILE || error == .ENOMEM
+                          ? "limit: uid \(caller.uid) is at --max-buffers-per-user \(limits.maxBuffersPerUser) or --max-bytes-per-user \(limits.maxBytesPerUser)"
+                          : "cannot track the new buffer")
         }
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.

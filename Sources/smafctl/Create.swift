@@ -19,7 +19,7 @@ struct Create: ParsableCommand {
     var secure = false
 
     func run() throws {
-        guard let length = parseSize(size), length > 0 else { throw ValidationError("--size '\(size)' is not a size") }
+        guard let length = parseByteSize(size), length > 0 else { throw ValidationError("--size '\(size)' is not a size") }
         let handle = try options.open()
         let client = try options.handoff(handle)
         var report: [String: Any] = ["device": handle.path, "requested_bytes": length]

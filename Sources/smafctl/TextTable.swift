@@ -44,17 +44,3 @@ func humanBytes(_ n: UInt64) -> String {
     let s = v >= 100 || v == v.rounded() ? String(Int(v.rounded())) : String(format: "%.1f", v)
     return "\(s) \(units[u])"
 }
-
-/// "16M", "4096", "1.5G" -> bytes; nil if not a size.
-func parseSize(_ text: String) -> UInt64? {
-    let t = text.trimmingCharacters(in: .whitespaces).uppercased()
-    let gib = 1_073_741_824.0, mib = 1_048_576.0, kib = 1024.0
-    let scales: [(String, Double)] = [("GIB", gib), ("MIB", mib), ("KIB", kib),
-                                       ("G", gib), ("M", mib), ("K", kib), ("B", 1)]
-    for (suffix, scale) in scales where t.hasSuffix(suffix) {
-        guard let v = Double(t.dropLast(suffix.count)), v >= 0 else { return nil }
-        return UInt64(v * scale)
-    }
-    return UInt64(t)
-}
-

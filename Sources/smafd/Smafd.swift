@@ -59,10 +59,45 @@ struct Smafd: ParsableCommand {
         discussion: "Created 0755 if missing; it must belong to smafd's user and be writable by nobody else."))
     var socketDir = "/run/smaf"
 
+    @Option(help: ArgumentHelp(
+        "After setup, run as this user (name or uid).",
+        discussion: "smafd opens /dev/cuse and binds its socket as root, then drops to this user before serving, keeping only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (to resolve fd numbers in other users' /proc/<tid>/fd)."))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Largest buffer, e.g. 256M (default: physical memory). Larger: ENOMEM.", valueName: "size"))
+    var maxBufferSize: String?
+
+    @Option(help: ArgumentHelp("Live buffers one user may own (default 16384). More: EMFILE.", valueName: "n"))
+    var maxBuffersPerUser: Int = Limits.defaults.maxBuffersPerUser
+
+    @Option(help: ArgumentHelp("Live bytes one user may own, e.g. 4G (default: physical memory). More: ENOMEM.", valueName: "size"))
+    var maxBytesPerUser: String?
+
+    @Option(help: ArgumentHelp("Handoff connections one process may hold (default 4); more are closed at once.", valueName: "n"))
+    var maxChannelsPerProcess: Int = 4
+
+    @Flag(help: "Do not install smafd's seccomp filter (for debugging).")
+    var noSeccomp = false
+
     @Option(help: .hidden)
     var cuseDevice = "/dev/cuse"
 
+    /// The --max-* options as Limits (sizes accept K/M/G).
+    func limits() throws -> Limits {
+        func size(_ text: String?, _ flag: String, default d: UInt64) throws -> UInt64 {
+            guard let text else { return d }
+            guard let v = parseByteSize(text), v > 0 else { throw ValidationError("\(flag) '\(text)' is not a size") }
+            return v
+        }
+        guard maxBuffersPerUser > 0 else { throw ValidationError("--max-buffers-per-user must be at least 1") }
+        return Limits(maxBufferSize: try size(maxBufferSize, "--max-buffer-size", default: Limits.defaults.maxBufferSize),
+                      maxBuffersPerUser: maxBuffersPerUser,
+                      maxBytesPerUser: try size(maxBytesPerUser, "--max-bytes-per-user", default: Limits.defaults.maxBytesPerUser))
+    }
+
     func validate() throws {
+        _ = try limits()
+        guard maxChannelsPerProcess > 0 else { throw ValidationError("--max-channels-per-process must be at least 1") }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !devname.isEmpty, devname.count <= 64, devname.allSatisfy(allowed.contains),
               devname != ".", devname != ".."
@@ -89,11 +124,14 @@ struct Smafd: ParsableCommand {
         }
 
         let registry = try makeRegistry()
+        let target = try user.map { try PrivilegeDrop.resolve($0) }
         let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
         let pool = MemfdPool(lifetime: lifetime)
         let handoff: HandoffServer
         do {
-            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, pool: pool, logger: logger)
+            if let target { try PrivilegeDrop.prepareDirectory(socketDir, for: target) }
+            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, pool: pool,
+                                        maxChannelsPerProcess: maxChannelsPerProcess, owner: target?.uid, logger: logger)
         } catch {
             var stderrStream = StandardError()
             print("smafd: \(error)", to: &stderrStream)
@@ -101,7 +139,7 @@ struct Smafd: ParsableCommand {
         }
         defer { handoff.stop() }
         let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
-                                handoff: handoff, lifetime: lifetime, pool: pool, devicePath: "/dev/\(devname)", logger: logger)
+                                handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)", logger: logger)
         handoff.setQueryResponder { [device] kind in
             switch kind {
             case HandoffProtocol.queryInfo: return device.info()
@@ -113,6 +151,13 @@ struct Smafd: ParsableCommand {
 
         // Detach before any thread exists; the parent waits until the node is there.
         let readyPipe = foreground ? nil : try detach()
+        // Everything that needs root is done (/dev/cuse is open, the socket
+        // bound). The node itself is created by the kernel when it reads our
+        // CUSE_INIT reply from the already-open fd, which needs no privilege;
+        // dropping here, before any thread exists, gives every thread the
+        // reduced credentials (they are per thread).
+        if let target { try PrivilegeDrop.apply(target, logger: logger) }
+        if !noSeccomp { PrivilegeDrop.installSeccomp(logger: logger) }
         try handoff.start()
         let ready = ReadyFlag()
         let server = CUSEServer(device: device, deviceName: devname, logger: logger) { [devname] in

@@ -34,10 +34,12 @@ final class HandoffTests: XCTestCase {
 
     private var me: Caller { Caller(tid: smaf_sys_gettid(), uid: getuid(), gid: getgid()) }
 
-    private func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()]) throws -> SmafDevice {
+    private func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()],
+                        limits: Limits = .defaults, pool: MemfdPool? = nil) throws -> SmafDevice {
         let r = AllocatorRegistry()
         for a in allocators { try r.register(a) }
-        return SmafDevice(registry: r, secureModule: policy.makeModule(), handoff: server, lifetime: lifetime, logger: logs.logger)
+        return SmafDevice(registry: r, secureModule: policy.makeModule(), handoff: server, lifetime: lifetime,
+                          pool: pool, limits: limits, logger: logs.logger)
     }
 
     /// Connects like libsmaf does and waits for the welcome.
@@ -264,6 +266,51 @@ final class HandoffTests: XCTestCase {
         XCTAssertEqual((status["requests"] as? [String: Any])?["SMAF_IOC_CREATE"] as? Int, 2)
         XCTAssertEqual((status["refusals"] as? [String: Any])?["EINVAL"] as? Int, 1)
         XCTAssertEqual(status["handoff_connections"] as? Int, 1)
+    }
+
+    func testLimitsRefuseWithTheirErrnoAndFreeOnClose() throws {
+        let d = try device(limits: Limits(maxBufferSize: 8192, maxBuffersPerUser: 2, maxBytesPerUser: 10000))
+        let sock = try connectChannel()
+        defer { close(sock) }
+        XCTAssertEqual(create(d, length: 8193).failureErrno, .ENOMEM, "over --max-buffer-size")
+        XCTAssertNotNil(create(d, length: 4096).successValue)
+        let a = try receive(sock).fd
+        XCTAssertEqual(create(d, length: 8192).failureErrno, .ENOMEM, "4096 + 8192 bytes > --max-bytes-per-user 10000")
+        XCTAssertNotNil(create(d, length: 4096).successValue)
+        let b = try receive(sock).fd
+        XCTAssertEqual(create(d, length: 1).failureErrno, .EMFILE, "a third live buffer")
+        XCTAssertTrue(logs.messages(at: .debug).contains { $0.contains("limit: uid \(getuid()) is at --max-buffers-per-user 2") })
+        close(a)
+        close(b)
+        waitUntilNoBuffers(d)
+        XCTAssertNotNil(create(d, length: 8192).successValue, "closing buffers frees the quota")
+        close(try receive(sock).fd)
+    }
+
+    func testPreparedMemfdsServeCreatesAndAreRefilled() throws {
+        let pool = MemfdPool(lifetime: lifetime, capacity: 4)
+        pool.refill()
+        XCTAssertEqual(pool.count, 4)
+        let d = try device(pool: pool)
+        let sock = try connectChannel()
+        defer { close(sock) }
+        var fds: [Int32] = []
+        for _ in 0..<6 {  // more than the pool holds: the rest are made on the spot
+            XCTAssertNotNil(create(d, length: 12288).successValue)
+            let (_, fd, length) = try receive(sock)
+            XCTAssertEqual(length, 12288)
+            var st = stat()
+            XCTAssertEqual(fstat(fd, &st), 0)
+            XCTAssertEqual(st.st_size, 12288)
+            XCTAssertEqual(ftruncate(fd, 4096), -1, "sealed like any buffer")
+            fds.append(fd)
+        }
+        XCTAssertEqual(pool.count, 0)
+        XCTAssertEqual(status(d).buffers, 6)
+        for fd in fds { close(fd) }
+        waitUntilNoBuffers(d)
+        XCTAssertEqual(status(d).buffers, 0, "pooled identities are forgotten like any other")
+        pool.close()
     }
 
     func testSocketDirectoryMustNotBeWritableByOthers() throws {

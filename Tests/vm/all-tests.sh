@@ -12,6 +12,7 @@ status=0
 "$here/device-tests.sh" "$1" "$2/smaf-abi-test" || status=1
 "$here/buffer-tests.sh" "$1" "$2" || status=1
 "$here/smafctl-tests.sh" "$1" "$(dirname "$1")/smafctl" "$2" || status=1
+"$here/privilege-tests.sh" "$1" "$2" || status=1
 if [ -n "${3:-}" ]; then
 	"$here/ops-tests.sh" "$1" "$2" "$3" || status=1
 else
