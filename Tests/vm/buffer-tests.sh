@@ -7,6 +7,7 @@
 #
 #   Tests/vm/buffer-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 set -u
+. "$(dirname "$0")/testlib.sh"
 SMAFD=$(realpath "$1")
 BUILD=$(realpath "$2")
 WORK=$(mktemp -d /tmp/smaf-buffer-tests.XXXXXX)
@@ -20,18 +21,8 @@ for f in libsmaf.so.0.1.0 libsmaf-preload.so libsmaf-suite buffer-test raw-creat
 	install -m 0755 "$BUILD/$f" "$BIN/$f" || { echo "buffer-tests: $BUILD/$f is missing (run scripts/build-c)"; exit 1; }
 done
 ln -s libsmaf.so.0.1.0 "$BIN/libsmaf.so.0"
-pass=0
-fail=0
 PID=
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { # expect DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # run_test DESCRIPTION COMMAND...: runs a C test program, shows its output
 # indented and counts one result from its exit status.

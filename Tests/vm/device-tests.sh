@@ -6,6 +6,7 @@
 #
 #   Tests/vm/device-tests.sh SMAFD_BINARY ABI_TEST_BINARY
 set -u
+. "$(dirname "$0")/testlib.sh"
 SMAFD=$(realpath "$1")
 WORK=$(mktemp -d /tmp/smaf-device-tests.XXXXXX)
 # The checkout may sit in a private directory (a mktemp clone): give the
@@ -13,18 +14,8 @@ WORK=$(mktemp -d /tmp/smaf-device-tests.XXXXXX)
 chmod 0755 "$WORK"
 install -m 0755 "$2" "$WORK/smaf_abi_test"
 ABI_TEST=$WORK/smaf_abi_test
-pass=0
-fail=0
 PID=
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { # expect DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Waits up to 5 s for /dev/NAME; prints how long it took.
 wait_node() {

@@ -19,31 +19,22 @@
 #     SMAFD: the smafd that was installed (checked to be the installed copy),
 #     BUILD_DIR: .build/c, DESTDIR: the staged install (.build/destdir)
 set -u
+. "$(dirname "$0")/testlib.sh"
 here=$(cd "$(dirname "$0")" && pwd -P)
 SMAFD_BUILT=$(realpath "$1")
 BUILD=$(realpath "$2")
 DEST=$(realpath "$3")
 WORK=$(mktemp -d /tmp/smaf-ops-tests.XXXXXX)
 chmod 0755 "$WORK"
-pass=0
-fail=0
 PID=
 UDEVD_PID=
 SD_PID=
 GROUP_BOUND=0
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { # expect DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
 expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
 }
 show() { sed 's/^/    /' "$@"; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 wait_node() { # wait_node NAME: up to 5 s; prints the milliseconds it took
 	local start

@@ -6,6 +6,7 @@
 # every case to unprivileged clients; the --max-* limits must refuse with their
 # documented errno, log why, and disturb nothing else.
 set -u
+. "$(dirname "$0")/testlib.sh"
 SMAFD=$(realpath "$1")
 BUILD=$(realpath "$2")
 WORK=$(mktemp -d /tmp/smaf-priv.XXXXXX)
@@ -14,16 +15,7 @@ for f in libsmaf.so.0.1.0 libsmaf-suite buffer-test smaf-abi-test limit-probe; d
 	install -m 0755 "$BUILD/$f" "$WORK/$f"
 done
 ln -s libsmaf.so.0.1.0 "$WORK/libsmaf.so.0"
-pass=0
-fail=0
 PID=
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
 as() { local uid=$1; shift; setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"; }
 run() { # run DESCRIPTION COMMAND...: one result from the exit status, output indented
 	local what=$1 rc

@@ -3,21 +3,13 @@
 #   Tests/vm/smafctl-tests.sh SMAFD SMAFCTL BUILD_DIR      (BUILD_DIR: .build/c)
 # Prints ok/FAIL lines and "smafctl-tests: N passed, M failed".
 set -u
+. "$(dirname "$0")/testlib.sh"
 SMAFD=$(realpath "$1")
 CTL=$(realpath "$2")
 BUILD=$(realpath "$3")
 WORK=$(mktemp -d /tmp/smafctl-tests.XXXXXX)
 chmod 0755 "$WORK"
 install -m 0755 "$BUILD/libsmaf.so.0.1.0" "$WORK/libsmaf.so.0"
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
 # json FILE EXPR: evaluates a python expression over the parsed JSON in FILE (j).
 json() { python3 -c "import json,sys; j=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
 
