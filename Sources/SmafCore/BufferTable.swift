@@ -46,16 +46,18 @@ public final class BufferTable: Sendable {
         /// so a limit check is O(1).
         var perUID: [UInt32: (count: Int, bytes: UInt64)] = [:]
 
+        // Wrapping arithmetic: the checked insert refuses anything that would
+        // overflow a total, and a trap here would take the daemon down.
         mutating func add(_ r: BufferRecord) {
-            bytes += r.length
+            bytes &+= r.length
             let old = perUID[r.ownerUID] ?? (0, 0)
-            perUID[r.ownerUID] = (old.count + 1, old.bytes + r.length)
+            perUID[r.ownerUID] = (old.count &+ 1, old.bytes &+ r.length)
         }
 
         mutating func subtract(_ r: BufferRecord) {
-            bytes -= r.length
+            bytes &-= r.length
             guard let old = perUID[r.ownerUID] else { return }
-            perUID[r.ownerUID] = old.count > 1 ? (old.count - 1, old.bytes - r.length) : nil
+            perUID[r.ownerUID] = old.count > 1 ? (old.count - 1, old.bytes &- r.length) : nil
         }
     }
     private let state = Mutex(State())
@@ -86,13 +88,15 @@ public final class BufferTable: Sendable {
 
     /// Inserts unless the owner would exceed `limits`: the check and the
     /// insert are one step, so concurrent CREATEs cannot overshoot.
-    /// EMFILE: too many buffers; ENOMEM: too many bytes.
+    /// EMFILE: too many buffers; ENOMEM: too many bytes, for the user or for
+    /// the daemon's 64-bit total (reachable only with raised limits).
     public func insert(_ record: BufferRecord, for identity: FileIdentity, within limits: Limits) -> SmafErrno? {
         state.withLock { s -> SmafErrno? in
             let mine = s.perUID[record.ownerUID] ?? (0, 0)
             if mine.count >= limits.maxBuffersPerUser { return .EMFILE }
             let (total, overflow) = mine.bytes.addingReportingOverflow(record.length)
             if overflow || total > limits.maxBytesPerUser { return .ENOMEM }
+            if s.bytes.addingReportingOverflow(record.length).overflow { return .ENOMEM }
             if let old = s.records.updateValue(record, forKey: identity) { s.subtract(old) }
             s.add(record)
             return nil

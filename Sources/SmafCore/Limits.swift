@@ -33,7 +33,8 @@ public struct Limits: Sendable, Equatable {
                                          maxBytesPerUser: .max)
 }
 
-/// "16M", "4096", "1.5G", "2GiB" -> bytes (binary units); nil if not a size.
+/// "16M", "4096", "1.5G", "2GiB" -> bytes (binary units); nil if not a size
+/// or beyond Int64.max (no file, so no buffer, can be larger: off_t).
 public func parseByteSize(_ text: String) -> UInt64? {
     var t = Substring(text.uppercased())
     while t.first == " " { t.removeFirst() }
@@ -41,8 +42,10 @@ public func parseByteSize(_ text: String) -> UInt64? {
     let scales: [(String, Double)] = [("GIB", 1_073_741_824), ("MIB", 1_048_576), ("KIB", 1024),
                                       ("G", 1_073_741_824), ("M", 1_048_576), ("K", 1024), ("B", 1)]
     for (suffix, scale) in scales where t.hasSuffix(suffix) {
-        guard let v = Double(t.dropLast(suffix.count)), v >= 0, v * scale < 1.8e19 else { return nil }
+        // 9.2e18 < Int64.max as a Double, so the conversion cannot trap.
+        guard let v = Double(t.dropLast(suffix.count)), v >= 0, v * scale < 9.2e18 else { return nil }
         return UInt64(v * scale)
     }
-    return UInt64(t)
+    guard let v = UInt64(t), v <= UInt64(Int64.max) else { return nil }
+    return v
 }
