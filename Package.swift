@@ -55,6 +55,12 @@ let package = Package(
             name: "smaf-core-bench",
             dependencies: ["SmafCore", "CMallocCounter", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The libFuzzer target over the dispatcher and codec (scripts/fuzz builds
+        // it with --sanitize=fuzzer); a plain build makes it a corpus replayer.
+        .executableTarget(
+            name: "smaf-fuzz",
+            dependencies: ["SmafCore", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/fuzz/smaf-fuzz", swiftSettings: [.swiftLanguageMode(.v5)]),
         // Kernel-side FUSE structs (<linux/fuse.h>), for the test that plays the kernel.
         .target(name: "CFuseKernel", path: "Sources/CFuseKernel"),
         .target(
