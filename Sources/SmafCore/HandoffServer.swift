@@ -51,7 +51,7 @@ public final class HandoffServer: Sendable {
     /// so no peer can make smafd keep unbounded state.
     public let maxChannelsPerProcess: Int
     private let stopping = Atomic(false)
-    private let responder = Mutex<(@Sendable (UInt32) -> JSONValue?)?>(nil)
+    private let responder = Mutex<(@Sendable (UInt32, UInt32) -> JSONValue?)?>(nil)
     private let loopThread = Mutex<pthread_t?>(nil)
 
     /// Creates `directory` (0755, owned by us) if needed and listens on
@@ -73,7 +73,9 @@ public final class HandoffServer: Sendable {
             }
             unlink(path)  // left over by a previous smafd
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // Non-blocking, so the loop can accept every pending connection per turn
+        // and stop at EAGAIN (accepted sockets do not inherit it).
+        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw HandoffSetupError(description: "socket: \(String(cString: strerror(errno)))") }
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -148,8 +150,9 @@ public final class HandoffServer: Sendable {
 
     public var channelCount: Int { channels.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 
-    /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel.
-    public func setQueryResponder(_ answer: @escaping @Sendable (UInt32) -> JSONValue?) {
+    /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel;
+    /// `answer` gets the kind and the asking peer's uid (SO_PEERCRED).
+    public func setQueryResponder(_ answer: @escaping @Sendable (_ kind: UInt32, _ uid: UInt32) -> JSONValue?) {
         responder.withLock { $0 = answer }
     }
 
@@ -190,8 +193,8 @@ public final class HandoffServer: Sendable {
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             if let l = lifetime { fds.append(pollfd(fd: l.inotifyFD, events: Int16(POLLIN), revents: 0)) }
             let fixed = fds.count
-            let open = channels.withLock { $0.flatMap { pid, list in list.map { (pid, $0.fd) } } }
-            for (_, fd) in open { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+            let open = channels.withLock { $0.flatMap { pid, list in list.map { (pid, $0.fd, $0.uid) } } }
+            for (_, fd, _) in open { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
             let r = poll(&fds, nfds_t(fds.count), -1)
             if r < 0 {
                 if errno == EINTR { continue }
@@ -202,21 +205,26 @@ public final class HandoffServer: Sendable {
                 var n: UInt64 = 0
                 _ = read(wakeFD, &n, 8)
             }
-            if fds[0].revents != 0 { acceptOne() }
+            // A burst of connections (or a flood from one abuser) is taken in one
+            // turn, bounded so the channels and watches still get their turn.
+            if fds[0].revents != 0 {
+                var taken = 0
+                while taken < 64, acceptOne() { taken += 1 }
+            }
             if fixed > 2, fds[2].revents != 0 { lifetime?.drain() }
-            for (i, (pid, fd)) in open.enumerated() where fds[fixed + i].revents != 0 {
-                serviceChannel(pid: pid, fd: fd, revents: fds[fixed + i].revents)
+            for (i, (pid, fd, uid)) in open.enumerated() where fds[fixed + i].revents != 0 {
+                serviceChannel(pid: pid, uid: uid, fd: fd, revents: fds[fixed + i].revents)
             }
             pool?.refill()
         }
     }
 
-    private func answerQuery(_ msg: [UInt8], on fd: Int32) {
+    private func answerQuery(_ msg: [UInt8], on fd: Int32, from uid: UInt32) {
         let field = { (off: Int) -> UInt32 in msg.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: UInt32.self) } }
         guard field(0) == HandoffProtocol.magic, field(4) == HandoffProtocol.version,
               Int32(bitPattern: field(8)) == HandoffProtocol.queryToken else { return }
         let kind = field(12)
-        let answer = responder.withLock { $0 }?(kind)
+        let answer = responder.withLock { $0 }?(kind, uid)
         var body = Array((answer?.rendered ?? "").utf8)
         if body.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize { body = [] }
         var reply = withUnsafeBytes(of: HandoffProtocol.message(token: HandoffProtocol.queryToken, flags: kind,
@@ -225,14 +233,16 @@ public final class HandoffServer: Sendable {
         _ = reply.withUnsafeBytes { smaf_sys_send_with_fd(fd, $0.baseAddress, $0.count, -1) }
     }
 
-    private func acceptOne() {
+    /// Accepts one pending connection; false when there is none (EAGAIN) or
+    /// accept failed.
+    private func acceptOne() -> Bool {
         let fd = accept(listenFD, nil, nil)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return false }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
         guard smaf_sys_peer_cred(fd, &pid, &uid, &gid) == 0, pid > 0 else {
             close(fd)
-            return
+            return true
         }
         var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
         let accepted = channels.withLock { map -> Bool in
@@ -252,15 +262,16 @@ public final class HandoffServer: Sendable {
         } else {
             logger.debug("refused a handoff connection from process \(pid) (uid \(uid)): limit: it already has --max-channels-per-process \(maxChannelsPerProcess)")
         }
+        return true
     }
 
-    private func serviceChannel(pid: Int32, fd: Int32, revents: Int16) {
+    private func serviceChannel(pid: Int32, uid: UInt32, fd: Int32, revents: Int16) {
         // Clients only ever send queries; anything else is read and dropped.
         var buf = [UInt8](repeating: 0, count: 64)
         var received: Int32 = -1
         let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(fd, $0.baseAddress, $0.count, &received, 1) }
         if received >= 0 { close(received) }
-        if n == HandoffProtocol.messageSize { answerQuery(buf, on: fd) }
+        if n == HandoffProtocol.messageSize { answerQuery(buf, on: fd, from: uid) }
         let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
         guard gone else { return }

@@ -329,8 +329,11 @@ public final class SmafDevice: Sendable {
     }
 
     /// What this daemon holds and has done: live buffers (total and per uid),
-    /// handoff connections, requests and refusals by errno.
-    public func status() -> JSONValue {
+    /// handoff connections, requests and refusals by errno. `viewer`: the
+    /// asking uid; any local user may ask (the socket is 0666), so only root
+    /// and smafd's own user see other users' buffer counts, everyone else
+    /// sees their own entry (nil: everything, for in-process callers).
+    public func status(viewer: UInt32? = nil) -> JSONValue {
         let t = buffers.totals
         let c = counters.withLock { $0 }
         return .object([
@@ -340,7 +343,10 @@ public final class SmafDevice: Sendable {
             ("secure_buffers", .uint(UInt64(t.secure))),
             ("created_total", .uint(lifetime?.createdTotal ?? 0)),
             ("handoff_connections", .uint(UInt64(handoff?.channelCount ?? 0))),
-            ("by_uid", .array(buffers.totalsByUID.map { u in
+            ("by_uid", .array(buffers.totalsByUID.filter { u in
+                guard let viewer, viewer != 0, viewer != geteuid() else { return true }
+                return u.uid == viewer
+            }.map { u in
                 .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))])
             })),
             ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),

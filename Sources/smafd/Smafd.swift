@@ -140,10 +140,10 @@ struct Smafd: ParsableCommand {
         defer { handoff.stop() }
         let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
                                 handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)", logger: logger)
-        handoff.setQueryResponder { [device] kind in
+        handoff.setQueryResponder { [device] kind, uid in
             switch kind {
             case HandoffProtocol.queryInfo: return device.info()
-            case HandoffProtocol.queryStatus: return device.status()
+            case HandoffProtocol.queryStatus: return device.status(viewer: uid)
             default: return nil
             }
         }

@@ -226,8 +226,8 @@ final class HandoffTests: XCTestCase {
 
     func testQueriesAnswerWithInfoAndStatusJSON() throws {
         let d = try device(allocators: [MemfdAllocator(), NamedAllocator(name: "smaf-cma", ranking: 3)])
-        server.setQueryResponder { kind in
-            kind == HandoffProtocol.queryInfo ? d.info() : kind == HandoffProtocol.queryStatus ? d.status() : nil
+        server.setQueryResponder { kind, uid in
+            kind == HandoffProtocol.queryInfo ? d.info() : kind == HandoffProtocol.queryStatus ? d.status(viewer: uid) : nil
         }
         let sock = try connectChannel()
         defer { close(sock) }

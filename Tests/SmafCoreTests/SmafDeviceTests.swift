@@ -256,6 +256,24 @@ final class SmafDeviceTests: XCTestCase {
             XCTAssertNotNil(set(8, 0).successValue, "idempotent")
         }
     }
+
+    /// The status query is open to every local user: per-uid counts are
+    /// shown in full to root (and smafd's user), otherwise only the asker's own.
+    func testStatusShowsOtherUsersOnlyToPrivilegedViewers() throws {
+        let d = try makeDevice()
+        d.buffers.insert(BufferRecord(length: 4096, flags: 2, allocator: "smaf-memfd", ownerUID: 1001), for: FileIdentity(device: 1, inode: 1))
+        d.buffers.insert(BufferRecord(length: 8192, flags: 2, allocator: "smaf-memfd", ownerUID: 1002), for: FileIdentity(device: 1, inode: 2))
+        func uids(_ viewer: UInt32?) -> [String] {
+            guard case .object(let fields) = d.status(viewer: viewer),
+                  case .array(let rows)? = fields.first(where: { $0.0 == "by_uid" })?.1 else { return ["?"] }
+            return rows.map { $0.rendered }
+        }
+        XCTAssertEqual(uids(nil).count, 2)
+        XCTAssertEqual(uids(0).count, 2, "root sees everyone")
+        XCTAssertEqual(uids(1001), [#"{"uid":1001,"buffers":1,"bytes":4096}"#])
+        XCTAssertEqual(uids(1003), [], "a user without buffers learns only the totals")
+        XCTAssertTrue(d.status(viewer: 1003).rendered.contains(#""live_buffers":2"#), "totals stay visible")
+    }
 }
 
 extension Result {
