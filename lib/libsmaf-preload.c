@@ -15,6 +15,17 @@
  * comes first in the lookup scope), so the process has a single channel
  * table: see smaf_handoff.h.
  *
+ * When smafd is restarted (killed, crashed, upgraded), the program's fd on
+ * the old device stays dead: every ioctl on it fails with ENOTCONN, exactly
+ * as on an fd of a kernel driver that was unloaded. Unlike libsmaf, which
+ * owns its device fd and reopens it (libsmaf.c), the shim does not put a new
+ * device behind the program's fd: the fd is the program's, the shim cannot
+ * know what path or flags it was opened with, and replacing the file behind
+ * a number (dup2) would race with the program closing and reusing that
+ * number in another thread. Once the program opens the device again, its
+ * first CREATE there reconnects the handoff channel by itself (the new smafd
+ * answers ENOTCONN to the stale channel, see smaf_handoff.c).
+ *
  * Only the ioctl() symbol is wrapped: a program that issues the syscall
  * itself (syscall(SYS_ioctl, ...) or inline assembly) bypasses the shim,
  * and on 32-bit targets built with _TIME_BITS=64 glibc routes ioctl() to

@@ -13,6 +13,24 @@
  * CREATE goes through smaf__handoff_ioctl() (smaf_handoff.c), called through
  * the PLT on purpose: if libsmaf-preload.so is loaded too, its copy of the
  * handoff code and state is the one used (see smaf_handoff.h).
+ *
+ * Surviving a restart of smafd. When smafd dies (SIGKILL, a crash, a
+ * restart), the kernel removes its CUSE device; an fd opened on it stays
+ * open but every ioctl on it fails with ENOTCONN (the FUSE connection is
+ * gone; so on 6.1 and 6.12; ENODEV, what a vanished device may give, is
+ * treated the same). Buffers already handed out are unaffected:
+ * they are memfds the kernel keeps alive. A restarted smafd serves a new
+ * device under the same path. So that a long-running program keeps working
+ * across that without calling smaf_close()/smaf_open(), every request goes
+ * through device_ioctl(), which on ENOTCONN or ENODEV checks whether the
+ * device fd is dead (see device_is_dead()) and if so reopens the device path
+ * once, under the write lock, and retries the request once on the new fd.
+ * The old fd's handoff channel is dropped with it (its smafd is gone); the
+ * retried CREATE connects a new one to the new smafd. A request that fails
+ * with ENOTCONN/ENODEV was never carried out (no buffer made, no flag
+ * changed), so retrying it is safe. If the path cannot be opened (smafd not
+ * back yet), the request fails with its original errno and the old fd is
+ * kept; the next request tries again. Return conventions are unchanged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +46,10 @@
 static pthread_rwlock_t state_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static int device_fd = -1;
 static unsigned int open_count;
+/* Bumped whenever device_fd changes (open, close, reopen), so a thread that
+ * saw a request fail on one fd can tell whether another thread has already
+ * replaced it (fd numbers are reused; a generation is not). */
+static unsigned long device_generation;
 
 /*
  * In a forked child only the forking thread exists; a lock another thread
@@ -52,24 +74,85 @@ static const char *device_path(void)
 	return p && *p ? p : "/dev/smaf";
 }
 
-/* The open device fd with the state lock held for reading, or -1 (EBADF)
- * without it when the device is not open. */
-static int device_get(void)
+/* device_ioctl()'s result (errno EBADF) when the device is not open: each
+ * API function has its own convention for that case. */
+#define NOT_OPEN (-2)
+
+/*
+ * Is devfd's device gone? Only asked after a request failed with ENOTCONN or
+ * ENODEV. Those are what the kernel answers on the fd of a CUSE device whose
+ * daemon has died; but a live smafd also answers CREATE with ENOTCONN when
+ * the process has no handoff channel. GET_INFO tells them apart: a live
+ * smafd (or a kernel driver) answers it with success or EINVAL, never with
+ * ENOTCONN or ENODEV.
+ */
+static int device_is_dead(int devfd)
 {
-	pthread_rwlock_rdlock(&state_lock);
-	if (device_fd < 0) {
-		pthread_rwlock_unlock(&state_lock);
-		errno = EBADF;
-		return -1;
-	}
-	return device_fd;
+	struct smaf_info info;
+	memset(&info, 0, sizeof(info));
+	return smaf__handoff_ioctl(devfd, SMAF_IOC_GET_INFO, &info) != 0 && (errno == ENOTCONN || errno == ENODEV);
 }
 
-static void device_put(void)
+/*
+ * Called after a request on the device fd of generation `seen` failed with
+ * ENOTCONN or ENODEV. Returns 1 if the request should be retried: another
+ * thread has already reopened the device, or this call did. Returns 0 if
+ * not: the device was closed meanwhile, it is alive (the errno was smafd's
+ * real answer), or the path cannot be opened (yet). Takes the write lock, so
+ * no request is in flight on the old fd while it is closed.
+ */
+static int device_reopen(unsigned long seen)
 {
-	int e = errno;
+	int retry = 0;
+	pthread_rwlock_wrlock(&state_lock);
+	if (device_fd < 0) {
+		retry = 0; /* smaf_close() closed it meanwhile */
+	} else if (device_generation != seen) {
+		retry = 1;
+	} else if (device_is_dead(device_fd)) {
+		int fd = open(device_path(), O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			/* The dead device's channel goes with it. A new smafd may
+			 * serve the same device number; the next CREATE connects to
+			 * it afresh. */
+			smaf__handoff_disconnect(device_fd);
+			close(device_fd);
+			device_fd = fd;
+			device_generation++;
+			retry = 1;
+		}
+	}
 	pthread_rwlock_unlock(&state_lock);
-	errno = e;
+	return retry;
+}
+
+/*
+ * ioctl(request, arg) on the open device, through the handoff code (which
+ * handles CREATE and passes everything else through). Returns what ioctl(2)
+ * returns (0, or -1 with errno), or NOT_OPEN if the device is not open. If
+ * the device's smafd has gone away, the device path is reopened and the
+ * request retried, once (see the top of this file). The state lock is held
+ * for reading across each attempt, so smaf_close() or a reopen cannot close
+ * the fd under it.
+ */
+static int device_ioctl(unsigned long request, void *arg)
+{
+	for (int attempt = 0;; attempt++) {
+		pthread_rwlock_rdlock(&state_lock);
+		if (device_fd < 0) {
+			pthread_rwlock_unlock(&state_lock);
+			errno = EBADF;
+			return NOT_OPEN;
+		}
+		unsigned long generation = device_generation;
+		int r = smaf__handoff_ioctl(device_fd, request, arg);
+		int e = errno;
+		pthread_rwlock_unlock(&state_lock);
+		if (r == 0 || attempt > 0 || (e != ENOTCONN && e != ENODEV) || !device_reopen(generation)) {
+			errno = e;
+			return r;
+		}
+	}
 }
 
 int smaf_open(void)
@@ -85,6 +168,7 @@ int smaf_open(void)
 		} else {
 			device_fd = fd;
 			open_count = 1;
+			device_generation++;
 		}
 	}
 	int e = errno;
@@ -101,6 +185,7 @@ void smaf_close(void)
 		smaf__handoff_disconnect(device_fd);
 		close(device_fd);
 		device_fd = -1;
+		device_generation++;
 	}
 	pthread_rwlock_unlock(&state_lock);
 	errno = e;
@@ -108,14 +193,6 @@ void smaf_close(void)
 
 int smaf_create_buffer(unsigned int length, unsigned int flags, char *name, int *fd)
 {
-	int dev = device_get();
-	if (dev < 0)
-		return -1;
-	if (!fd) {
-		device_put();
-		errno = EINVAL;
-		return -1;
-	}
 	struct smaf_create_data data;
 	memset(&data, 0, sizeof(data));
 	data.length = length;
@@ -124,8 +201,17 @@ int smaf_create_buffer(unsigned int length, unsigned int flags, char *name, int 
 		memcpy(data.name, name, strnlen(name, sizeof(data.name)));
 		data.name[sizeof(data.name) - 1] = '\0';
 	}
-	int r = smaf__handoff_ioctl(dev, SMAF_IOC_CREATE, &data);
-	device_put();
+	if (!fd) {
+		/* As before: EBADF if the device is not open, else EINVAL. */
+		pthread_rwlock_rdlock(&state_lock);
+		int closed = device_fd < 0;
+		pthread_rwlock_unlock(&state_lock);
+		errno = closed ? EBADF : EINVAL;
+		return -1;
+	}
+	int r = device_ioctl(SMAF_IOC_CREATE, &data);
+	if (r == NOT_OPEN)
+		return -1; /* *fd untouched */
 	if (r < 0) {
 		*fd = -1;
 		return -1;
@@ -136,56 +222,38 @@ int smaf_create_buffer(unsigned int length, unsigned int flags, char *name, int 
 
 int smaf_set_secure(int fd, int secure)
 {
-	int dev = device_get();
-	if (dev < 0)
-		return -1;
 	struct smaf_secure_flag s;
 	memset(&s, 0, sizeof(s));
 	s.fd = fd;
 	s.secure = (__u32)secure;
-	int r = smaf__handoff_ioctl(dev, SMAF_IOC_SET_SECURE_FLAG, &s);
-	device_put();
-	return r < 0 ? -1 : 0;
+	return device_ioctl(SMAF_IOC_SET_SECURE_FLAG, &s) < 0 ? -1 : 0;
 }
 
 int smaf_get_secure(int fd)
 {
-	int dev = device_get();
-	if (dev < 0)
-		return 0;
 	struct smaf_secure_flag s;
 	memset(&s, 0, sizeof(s));
 	s.fd = fd;
-	/* As the original: the result is ignored; on failure nothing is copied
-	 * back and the zeroed field reads "not secure". */
-	(void)smaf__handoff_ioctl(dev, SMAF_IOC_GET_SECURE_FLAG, &s);
-	device_put();
+	/* As the original: the result is ignored; on failure (or when the
+	 * device is not open) nothing is copied back and the zeroed field
+	 * reads "not secure". */
+	(void)device_ioctl(SMAF_IOC_GET_SECURE_FLAG, &s);
 	return (int)s.secure;
 }
 
 int smaf_allocator_count(void)
 {
-	int dev = device_get();
-	if (dev < 0)
-		return -1;
 	struct smaf_info info;
 	memset(&info, 0, sizeof(info));
-	int r = smaf__handoff_ioctl(dev, SMAF_IOC_GET_INFO, &info);
-	device_put();
-	return r < 0 ? -1 : (int)info.count;
+	return device_ioctl(SMAF_IOC_GET_INFO, &info) < 0 ? -1 : (int)info.count;
 }
 
 char *smaf_get_allocator_name(int index)
 {
-	int dev = device_get();
-	if (dev < 0)
-		return NULL;
 	struct smaf_info info;
 	memset(&info, 0, sizeof(info));
 	info.index = (__u32)index;
-	int r = smaf__handoff_ioctl(dev, SMAF_IOC_GET_INFO, &info);
-	device_put();
-	if (r < 0 || info.count == 0)
+	if (device_ioctl(SMAF_IOC_GET_INFO, &info) < 0 || info.count == 0)
 		return NULL;
 	char *name = malloc(sizeof(info.name));
 	if (!name)

@@ -417,8 +417,11 @@ static int create_on_channel(struct channel *c, int devfd, struct smaf_create_da
 		if (raw_ioctl(devfd, SMAF_IOC_CREATE, data) == 0)
 			break;
 		/* smafd says we have no channel although we hold one: it dropped
-		 * it between our check and its send (or another connection of this
-		 * process replaced it). No buffer was made; reconnect once. */
+		 * it between our check and its send, or it is a restarted smafd
+		 * serving a new device (possibly with the old device number) that
+		 * never knew this channel, or devfd's own smafd is gone (then the
+		 * reconnect fails too, with the kernel's ENOTCONN). No buffer was
+		 * made; reconnect once. */
 		if (errno != ENOTCONN || attempt > 0)
 			return -1;
 		drop_socket(c);
