@@ -38,44 +38,12 @@
 #include <unistd.h>
 
 #include "libsmaf.h"
-#include "smaf.h"
-#include "smaf_ext.h"
+#include "vmtest.h"
 
 #define LENGTH (16 * 1024)
 
 static const char *sub = "";
-static int passed, failed;
 static long page_size;
-
-static void check(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == ' ')
-		msg[--n] = '\0'; /* an empty "%s" at the end */
-	printf("%s - %s\n", ok ? "ok" : "FAIL", msg);
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
-
-static int finish(void)
-{
-	printf("buffer-test %s: %d passed, %d failed\n", sub, passed, failed);
-	return failed ? 1 : 0;
-}
-
-static const char *device_path(void)
-{
-	const char *p = getenv("SMAF_DEVICE");
-	return p && *p ? p : "/dev/smaf";
-}
 
 static size_t round_up(size_t n)
 {
@@ -124,7 +92,7 @@ static int create(unsigned length, unsigned flags, const char *what)
 {
 	int fd = -1;
 	if (smaf_create_buffer(length, flags, NULL, &fd) != 0) {
-		check(0, "%s: smaf_create_buffer(%u, 0x%x): %s", what, length, flags, strerror(errno));
+		vt_check(0, "%s: smaf_create_buffer(%u, 0x%x): %s", what, length, flags, strerror(errno));
 		return -1;
 	}
 	return fd;
@@ -133,57 +101,22 @@ static int create(unsigned length, unsigned flags, const char *what)
 static int open_library(void)
 {
 	if (smaf_open() != 0) {
-		check(0, "smaf_open (%s): %s", device_path(), strerror(errno));
+		vt_check(0, "smaf_open (%s): %s", vt_device_path(), strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* Exit status of a child, or 128 + signal. */
-static int wait_child(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static int send_fd(int sock, int fd)
 {
-	char byte = 'F';
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	memset(&ctl, 0, sizeof(ctl));
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, 0) == 1 ? 0 : -1;
+	return vt_send_fd(sock, fd, "x", 1, 0);
 }
 
 static int recv_fd(int sock)
 {
 	char byte;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
 	int fd;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	return vt_recv_fd(sock, &byte, 1, &fd, 0) == 1 ? fd : -1;
 }
 
 /* ---- share ---------------------------------------------------------------- */
@@ -212,14 +145,14 @@ static int child_creates(void)
 static int t_share(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int fd = create(LENGTH, SMAF_RDWR, "share");
 	if (fd < 0)
-		return finish();
+		return vt_finish();
 	unsigned char *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
-	check(p != MAP_FAILED, "share: mmap read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
+	vt_check(p != MAP_FAILED, "share: mmap read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
 	if (p == MAP_FAILED)
-		return finish();
+		return vt_finish();
 	fill(p, LENGTH, 1);
 
 	/* 1. fork: the child maps the inherited fd. */
@@ -233,16 +166,16 @@ static int t_share(void)
 		fill(q, LENGTH, 2);
 		_exit(0);
 	}
-	int st = wait_child(pid);
-	check(st == 0, "share: a forked child maps the inherited fd and sees the parent's data (child status %d)", st);
+	int st = vt_wait_child(pid);
+	vt_check(st == 0, "share: a forked child maps the inherited fd and sees the parent's data (child status %d)", st);
 	long bad = verify(p, LENGTH, 2);
-	check(bad < 0, "share: the parent sees the child's write through its own mapping (first difference at %ld)", bad);
+	vt_check(bad < 0, "share: the parent sees the child's write through its own mapping (first difference at %ld)", bad);
 
 	/* 2. SCM_RIGHTS to a child that does not keep the inherited fd. */
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		check(0, "share: socketpair: %s", strerror(errno));
-		return finish();
+		vt_check(0, "share: socketpair: %s", strerror(errno));
+		return vt_finish();
 	}
 	pid = fork();
 	if (pid == 0) {
@@ -261,11 +194,11 @@ static int t_share(void)
 	}
 	close(sv[1]);
 	int sent = send_fd(sv[0], fd);
-	check(sent == 0, "share: the buffer fd is sent over a socketpair with SCM_RIGHTS %s", sent ? strerror(errno) : "");
-	st = wait_child(pid);
-	check(st == 0, "share: the receiving child maps it, sees the data and writes (child status %d)", st);
+	vt_check(sent == 0, "share: the buffer fd is sent over a socketpair with SCM_RIGHTS %s", sent ? strerror(errno) : "");
+	st = vt_wait_child(pid);
+	vt_check(st == 0, "share: the receiving child maps it, sees the data and writes (child status %d)", st);
 	bad = verify(p, LENGTH, 3);
-	check(bad < 0, "share: the parent sees that child's write (first difference at %ld)", bad);
+	vt_check(bad < 0, "share: the parent sees that child's write (first difference at %ld)", bad);
 	close(sv[0]);
 
 	/* 3. A child that creates buffers itself, over its own channel. */
@@ -278,21 +211,21 @@ static int t_share(void)
 		smaf_close(); /* its own open and the one inherited from the parent */
 		_exit(r);
 	}
-	st = wait_child(pid);
-	check(st == 0, "share: a forked child calls smaf_open and creates, maps and writes 3 buffers (child status %d)", st);
+	st = vt_wait_child(pid);
+	vt_check(st == 0, "share: a forked child calls smaf_open and creates, maps and writes 3 buffers (child status %d)", st);
 
 	/* 4. The same in a child made by the raw clone system call, which runs
 	 *    no fork handlers: the library must notice the pid by itself. */
 	pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0)
 		_exit(child_creates());
-	st = pid < 0 ? -1 : wait_child(pid);
-	check(st == 0, "share: a child made by a raw clone() (no fork handlers) creates 3 buffers (child status %d)", st);
+	st = pid < 0 ? -1 : vt_wait_child(pid);
+	vt_check(st == 0, "share: a child made by a raw clone() (no fork handlers) creates 3 buffers (child status %d)", st);
 
 	/* 5. The parent's own channel was left alone by all of that. */
 	int fd2 = create(LENGTH, SMAF_RDWR, "share");
 	unsigned char *q = fd2 >= 0 ? map(fd2, LENGTH, PROT_READ | PROT_WRITE) : MAP_FAILED;
-	check(q != MAP_FAILED && first_nonzero(q, LENGTH) < 0, "share: the parent still creates and maps buffers afterwards");
+	vt_check(q != MAP_FAILED && first_nonzero(q, LENGTH) < 0, "share: the parent still creates and maps buffers afterwards");
 	if (q != MAP_FAILED)
 		munmap(q, LENGTH);
 	if (fd2 >= 0)
@@ -300,7 +233,7 @@ static int t_share(void)
 	munmap(p, LENGTH);
 	close(fd);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- flags ---------------------------------------------------------------- */
@@ -315,58 +248,58 @@ static int fd_survives_exec(int fd)
 		execl("/bin/sh", "sh", "-c", script, (char *)NULL);
 		_exit(127);
 	}
-	return pid < 0 ? -1 : wait_child(pid);
+	return pid < 0 ? -1 : vt_wait_child(pid);
 }
 
 static int t_flags(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 
 	int ro = create(LENGTH, 0, "flags");
 	if (ro >= 0) {
 		errno = 0;
 		void *p = map(ro, LENGTH, PROT_READ | PROT_WRITE);
 		int e = errno;
-		check(p == MAP_FAILED && e == EACCES, "flags: without SMAF_RDWR, mmap PROT_WRITE MAP_SHARED fails with EACCES (%s)",
+		vt_check(p == MAP_FAILED && e == EACCES, "flags: without SMAF_RDWR, mmap PROT_WRITE MAP_SHARED fails with EACCES (%s)",
 		      p == MAP_FAILED ? strerror(e) : "it was mapped");
 		if (p != MAP_FAILED)
 			munmap(p, LENGTH);
 		p = map(ro, LENGTH, PROT_READ);
-		check(p != MAP_FAILED && first_nonzero(p, LENGTH) < 0,
+		vt_check(p != MAP_FAILED && first_nonzero(p, LENGTH) < 0,
 		      "flags: without SMAF_RDWR, mmap PROT_READ works and reads zeros %s", p == MAP_FAILED ? strerror(errno) : "");
 		if (p != MAP_FAILED)
 			munmap(p, LENGTH);
 		int fl = fcntl(ro, F_GETFL);
-		check(fl >= 0 && (fl & O_ACCMODE) == O_RDONLY, "flags: without SMAF_RDWR the fd is O_RDONLY (F_GETFL 0%o)", fl);
+		vt_check(fl >= 0 && (fl & O_ACCMODE) == O_RDONLY, "flags: without SMAF_RDWR the fd is O_RDONLY (F_GETFL 0%o)", fl);
 		int fdfl = fcntl(ro, F_GETFD);
-		check(fdfl >= 0 && !(fdfl & FD_CLOEXEC), "flags: without SMAF_CLOEXEC, FD_CLOEXEC is clear");
+		vt_check(fdfl >= 0 && !(fdfl & FD_CLOEXEC), "flags: without SMAF_CLOEXEC, FD_CLOEXEC is clear");
 	}
 
 	int rw = create(LENGTH, SMAF_RDWR, "flags");
 	if (rw >= 0) {
 		int fl = fcntl(rw, F_GETFL);
-		check(fl >= 0 && (fl & O_ACCMODE) == O_RDWR, "flags: with SMAF_RDWR the fd is O_RDWR (F_GETFL 0%o)", fl);
+		vt_check(fl >= 0 && (fl & O_ACCMODE) == O_RDWR, "flags: with SMAF_RDWR the fd is O_RDWR (F_GETFL 0%o)", fl);
 		void *p = map(rw, LENGTH, PROT_READ | PROT_WRITE);
-		check(p != MAP_FAILED, "flags: with SMAF_RDWR, mmap PROT_WRITE MAP_SHARED works %s",
+		vt_check(p != MAP_FAILED, "flags: with SMAF_RDWR, mmap PROT_WRITE MAP_SHARED works %s",
 		      p == MAP_FAILED ? strerror(errno) : "");
 		if (p != MAP_FAILED)
 			munmap(p, LENGTH);
 		int fdfl = fcntl(rw, F_GETFD);
-		check(fdfl >= 0 && !(fdfl & FD_CLOEXEC), "flags: SMAF_RDWR alone leaves FD_CLOEXEC clear");
+		vt_check(fdfl >= 0 && !(fdfl & FD_CLOEXEC), "flags: SMAF_RDWR alone leaves FD_CLOEXEC clear");
 	}
 
 	int ce = create(LENGTH, SMAF_RDWR | SMAF_CLOEXEC, "flags");
 	if (ce >= 0) {
 		int fdfl = fcntl(ce, F_GETFD);
-		check(fdfl >= 0 && (fdfl & FD_CLOEXEC), "flags: with SMAF_CLOEXEC, FD_CLOEXEC is set");
+		vt_check(fdfl >= 0 && (fdfl & FD_CLOEXEC), "flags: with SMAF_CLOEXEC, FD_CLOEXEC is set");
 	}
 
 	if (rw >= 0 && ce >= 0) {
 		int st = fd_survives_exec(rw);
-		check(st == 0, "flags: a buffer without SMAF_CLOEXEC is still open after exec (sh status %d)", st);
+		vt_check(st == 0, "flags: a buffer without SMAF_CLOEXEC is still open after exec (sh status %d)", st);
 		st = fd_survives_exec(ce);
-		check(st == 1, "flags: a buffer with SMAF_CLOEXEC is closed by exec (sh status %d)", st);
+		vt_check(st == 1, "flags: a buffer with SMAF_CLOEXEC is closed by exec (sh status %d)", st);
 	}
 	if (ro >= 0)
 		close(ro);
@@ -375,7 +308,7 @@ static int t_flags(void)
 	if (ce >= 0)
 		close(ce);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- survive -------------------------------------------------------------- */
@@ -384,7 +317,7 @@ static int t_flags(void)
 static int device_fds(void)
 {
 	struct stat dev;
-	if (stat(device_path(), &dev) != 0)
+	if (stat(vt_device_path(), &dev) != 0)
 		return -1;
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
@@ -406,35 +339,35 @@ static int t_survive(void)
 	 * refer to the node too). */
 	const int before = device_fds();
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int fd = create(LENGTH, SMAF_RDWR | SMAF_CLOEXEC, "survive");
 	if (fd < 0)
-		return finish();
+		return vt_finish();
 	unsigned char *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
 	if (p == MAP_FAILED) {
-		check(0, "survive: mmap: %s", strerror(errno));
-		return finish();
+		vt_check(0, "survive: mmap: %s", strerror(errno));
+		return vt_finish();
 	}
 	fill(p, LENGTH, 1);
 
-	check(smaf_open() == 0, "survive: a second smaf_open counts one more user");
+	vt_check(smaf_open() == 0, "survive: a second smaf_open counts one more user");
 	smaf_close();
 	int other = -1;
 	int r = smaf_create_buffer(LENGTH, SMAF_RDWR, NULL, &other);
-	check(r == 0 && device_fds() == before + 1, "survive: after one of two smaf_close calls the device is still open and usable");
+	vt_check(r == 0 && device_fds() == before + 1, "survive: after one of two smaf_close calls the device is still open and usable");
 	if (other >= 0)
 		close(other);
 	smaf_close();
 	int n = device_fds() - before;
-	check(n == 0, "survive: the last smaf_close closes the device (%d more fds of this process refer to it than before)", n);
+	vt_check(n == 0, "survive: the last smaf_close closes the device (%d more fds of this process refer to it than before)", n);
 
 	long bad = verify(p, LENGTH, 1);
-	check(bad < 0, "survive: the mapping is still readable after smaf_close (first difference at %ld)", bad);
+	vt_check(bad < 0, "survive: the mapping is still readable after smaf_close (first difference at %ld)", bad);
 	fill(p, LENGTH, 2);
 	bad = verify(p, LENGTH, 2);
-	check(bad < 0, "survive: ... and writable");
+	vt_check(bad < 0, "survive: ... and writable");
 	unsigned char *q = map(fd, LENGTH, PROT_READ | PROT_WRITE);
-	check(q != MAP_FAILED && verify(q, LENGTH, 2) < 0, "survive: the fd can still be mapped, and shows the same memory %s",
+	vt_check(q != MAP_FAILED && verify(q, LENGTH, 2) < 0, "survive: the fd can still be mapped, and shows the same memory %s",
 	      q == MAP_FAILED ? strerror(errno) : "");
 	if (q != MAP_FAILED)
 		munmap(q, LENGTH);
@@ -442,25 +375,25 @@ static int t_survive(void)
 	/* The original's conventions while the device is closed. */
 	int untouched = 12345;
 	r = smaf_create_buffer(LENGTH, SMAF_RDWR, NULL, &untouched);
-	check(r == -1 && untouched == 12345, "survive: closed: smaf_create_buffer returns -1 and leaves *fd alone");
-	check(smaf_set_secure(fd, 1) == -1, "survive: closed: smaf_set_secure returns -1");
-	check(smaf_get_secure(fd) == 0, "survive: closed: smaf_get_secure returns 0");
-	check(smaf_allocator_count() == -1, "survive: closed: smaf_allocator_count returns -1");
+	vt_check(r == -1 && untouched == 12345, "survive: closed: smaf_create_buffer returns -1 and leaves *fd alone");
+	vt_check(smaf_set_secure(fd, 1) == -1, "survive: closed: smaf_set_secure returns -1");
+	vt_check(smaf_get_secure(fd) == 0, "survive: closed: smaf_get_secure returns 0");
+	vt_check(smaf_allocator_count() == -1, "survive: closed: smaf_allocator_count returns -1");
 	char *name = smaf_get_allocator_name(0);
-	check(name == NULL, "survive: closed: smaf_get_allocator_name returns NULL");
+	vt_check(name == NULL, "survive: closed: smaf_get_allocator_name returns NULL");
 	free(name);
 	smaf_close(); /* one too many: must be harmless */
-	check(device_fds() == before, "survive: an extra smaf_close is harmless");
+	vt_check(device_fds() == before, "survive: an extra smaf_close is harmless");
 
-	check(smaf_open() == 0, "survive: smaf_open again");
+	vt_check(smaf_open() == 0, "survive: smaf_open again");
 	other = create(LENGTH, SMAF_RDWR, "survive");
-	check(other >= 0, "survive: creating works again after reopening");
+	vt_check(other >= 0, "survive: creating works again after reopening");
 	if (other >= 0)
 		close(other);
 	smaf_close();
 	munmap(p, LENGTH);
 	close(fd);
-	return finish();
+	return vt_finish();
 }
 
 /* ---- zero ----------------------------------------------------------------- */
@@ -468,7 +401,7 @@ static int t_survive(void)
 static int t_zero(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int clean = 1, made = 0;
 	for (unsigned i = 0; i < 8; i++) {
 		int fd = create(LENGTH, SMAF_RDWR | SMAF_CLOEXEC, "zero");
@@ -484,7 +417,7 @@ static int t_zero(void)
 		}
 		close(fd);
 	}
-	check(made == 8 && clean, "zero: 8 new buffers read as zeros, each created after the last was filled and freed");
+	vt_check(made == 8 && clean, "zero: 8 new buffers read as zeros, each created after the last was filled and freed");
 
 	const unsigned lengths[] = { 1, LENGTH + 1, 3 * 4096 + 5 };
 	for (size_t k = 0; k < sizeof(lengths) / sizeof(lengths[0]); k++) {
@@ -494,17 +427,17 @@ static int t_zero(void)
 			continue;
 		struct stat st;
 		int r = fstat(fd, &st);
-		check(r == 0 && (size_t)st.st_size == round_up(len), "zero: a %u-byte buffer is %zu bytes (fstat says %lld)", len,
+		vt_check(r == 0 && (size_t)st.st_size == round_up(len), "zero: a %u-byte buffer is %zu bytes (fstat says %lld)", len,
 		      round_up(len), r == 0 ? (long long)st.st_size : -1LL);
 		unsigned char *p = map(fd, len, PROT_READ | PROT_WRITE);
-		check(p != MAP_FAILED && first_nonzero(p, round_up(len)) < 0,
+		vt_check(p != MAP_FAILED && first_nonzero(p, round_up(len)) < 0,
 		      "zero: mmap of %u bytes works and all %zu bytes of its pages read as zeros", len, round_up(len));
 		if (p != MAP_FAILED)
 			munmap(p, len);
 		close(fd);
 	}
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- threads -------------------------------------------------------------- */
@@ -579,7 +512,7 @@ static void *worker_run(void *arg)
 static int t_threads(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
 	memset(w, 0, sizeof(w));
@@ -589,7 +522,7 @@ static int t_threads(void)
 	for (int i = 0; i < THREADS; i++) {
 		w[i].index = i;
 		if (pthread_create(&t[i], NULL, worker_run, &w[i]) != 0) {
-			check(0, "threads: pthread_create %d", i);
+			vt_check(0, "threads: pthread_create %d", i);
 			break;
 		}
 		started++;
@@ -599,7 +532,7 @@ static int t_threads(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	int total = 0;
 	for (int i = 0; i < started; i++) {
-		check(w[i].done == PER_THREAD && w[i].errors == 0,
+		vt_check(w[i].done == PER_THREAD && w[i].errors == 0,
 		      "threads: thread %d: %d/%d buffers created, mapped, written, verified, closed; %d errors%s%s", i,
 		      w[i].done, PER_THREAD, w[i].errors, w[i].errors ? "; first: " : "", w[i].first_error);
 		total += w[i].done;
@@ -607,7 +540,7 @@ static int t_threads(void)
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("# threads: %d buffers in %.3f s\n", total, s);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- stress --------------------------------------------------------------- */
@@ -615,24 +548,24 @@ static int t_threads(void)
 static int t_stress(int n)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int done = 0;
 	for (; done < n; done++) {
 		int fd = -1;
 		if (smaf_create_buffer(LENGTH, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0) {
-			check(0, "stress: create %d of %d: %s", done + 1, n, strerror(errno));
+			vt_check(0, "stress: create %d of %d: %s", done + 1, n, strerror(errno));
 			break;
 		}
 		close(fd);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	check(done == n, "stress: %d of %d buffers created and closed in %.3f s (%.0f us each)", done, n, s,
+	vt_check(done == n, "stress: %d of %d buffers created and closed in %.3f s (%.0f us each)", done, n, s,
 	      done ? s * 1e6 / done : 0.0);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- hold: run into smafd's inotify watch limit ---------------------------- */
@@ -643,7 +576,7 @@ static int t_stress(int n)
 static int t_hold(int n)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int *fds = calloc((size_t)n, sizeof(int));
 	int held = 0, err = 0;
 	for (; held < n; held++) {
@@ -652,8 +585,8 @@ static int t_hold(int n)
 			break;
 		}
 	}
-	check(held > 0, "hold: %d buffers created before the limit", held);
-	check(held < n && err == ENOSPC, "hold: the next create fails with ENOSPC (got %s)", err ? strerror(err) : "no failure");
+	vt_check(held > 0, "hold: %d buffers created before the limit", held);
+	vt_check(held < n && err == ENOSPC, "hold: the next create fails with ENOSPC (got %s)", err ? strerror(err) : "no failure");
 	int usable = held > 0;
 	for (int i = 0; i < held; i++) {
 		void *p = map(fds[i], LENGTH, PROT_READ | PROT_WRITE);
@@ -665,12 +598,12 @@ static int t_hold(int n)
 		usable &= verify(p, LENGTH, (unsigned)i) < 0;
 		munmap(p, LENGTH);
 	}
-	check(usable, "hold: the buffers made before the limit all map and hold data");
+	vt_check(usable, "hold: the buffers made before the limit all map and hold data");
 	for (int i = 0; i < held; i++)
 		close(fds[i]);
 	free(fds);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- status --------------------------------------------------------------- */
@@ -679,15 +612,15 @@ static int t_status(const char *device)
 {
 	int fd = open(device, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		check(0, "status: open %s: %s", device, strerror(errno));
-		return finish();
+		vt_check(0, "status: open %s: %s", device, strerror(errno));
+		return vt_finish();
 	}
 	struct smaf_ext_status st;
 	memset(&st, 0, sizeof(st));
 	if (ioctl(fd, SMAF_IOC_EXT_STATUS, &st) != 0) {
-		check(0, "status: SMAF_IOC_EXT_STATUS on %s: %s", device, strerror(errno));
+		vt_check(0, "status: SMAF_IOC_EXT_STATUS on %s: %s", device, strerror(errno));
 		close(fd);
-		return finish();
+		return vt_finish();
 	}
 	close(fd);
 	printf("live_buffers=%llu live_bytes=%llu channels=%u secure_buffers=%u created_total=%llu\n",
@@ -701,87 +634,87 @@ static int t_status(const char *device)
 static int t_secure_deny(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int fd = create(LENGTH, SMAF_RDWR, "secure-deny");
 	if (fd < 0)
-		return finish();
+		return vt_finish();
 	unsigned char *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
-	check(p != MAP_FAILED, "secure-deny: a buffer that is not secure maps read-write %s", p == MAP_FAILED ? strerror(errno) : "");
+	vt_check(p != MAP_FAILED, "secure-deny: a buffer that is not secure maps read-write %s", p == MAP_FAILED ? strerror(errno) : "");
 	if (p == MAP_FAILED)
-		return finish();
+		return vt_finish();
 	fill(p, LENGTH, 9);
 	errno = 0;
 	int r = smaf_set_secure(fd, 1);
 	int e = errno;
-	check(r == -1 && e == EBUSY, "secure-deny: set_secure while a writable shared mapping exists fails with EBUSY (r=%d %s)", r,
+	vt_check(r == -1 && e == EBUSY, "secure-deny: set_secure while a writable shared mapping exists fails with EBUSY (r=%d %s)", r,
 	      r ? strerror(e) : "");
-	check(smaf_get_secure(fd) == 0, "secure-deny: ... and the buffer stays not secure");
+	vt_check(smaf_get_secure(fd) == 0, "secure-deny: ... and the buffer stays not secure");
 	munmap(p, LENGTH);
 	r = smaf_set_secure(fd, 1);
 	e = errno;
-	check(r == 0, "secure-deny: after munmap, set_secure(fd, 1) succeeds %s", r ? strerror(e) : "");
+	vt_check(r == 0, "secure-deny: after munmap, set_secure(fd, 1) succeeds %s", r ? strerror(e) : "");
 	int g = smaf_get_secure(fd);
-	check(g == 1, "secure-deny: get_secure(fd) = %d", g);
+	vt_check(g == 1, "secure-deny: get_secure(fd) = %d", g);
 	errno = 0;
 	p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
 	e = errno;
-	check(p == MAP_FAILED, "secure-deny: mmap PROT_WRITE MAP_SHARED of the secure buffer fails (%s)",
+	vt_check(p == MAP_FAILED, "secure-deny: mmap PROT_WRITE MAP_SHARED of the secure buffer fails (%s)",
 	      p == MAP_FAILED ? strerror(e) : "it was mapped");
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH);
 	int d = dup(fd);
 	p = d >= 0 ? map(d, LENGTH, PROT_READ | PROT_WRITE) : MAP_FAILED;
-	check(p == MAP_FAILED, "secure-deny: ... through a dup of the fd as well");
+	vt_check(p == MAP_FAILED, "secure-deny: ... through a dup of the fd as well");
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH);
 	if (d >= 0)
 		close(d);
 	p = map(fd, LENGTH, PROT_READ);
-	check(p != MAP_FAILED && verify(p, LENGTH, 9) < 0, "secure-deny: mmap PROT_READ works and shows the data written before %s",
+	vt_check(p != MAP_FAILED && verify(p, LENGTH, 9) < 0, "secure-deny: mmap PROT_READ works and shows the data written before %s",
 	      p == MAP_FAILED ? strerror(errno) : "");
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH);
 	close(fd);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 static int t_secure_grant(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int fd = create(LENGTH, SMAF_RDWR, "secure-grant");
 	if (fd < 0)
-		return finish();
+		return vt_finish();
 	int r = smaf_set_secure(fd, 1);
-	check(r == 0, "secure-grant: set_secure(fd, 1) %s", r ? strerror(errno) : "");
-	check(smaf_get_secure(fd) == 1, "secure-grant: get_secure(fd) == 1");
+	vt_check(r == 0, "secure-grant: set_secure(fd, 1) %s", r ? strerror(errno) : "");
+	vt_check(smaf_get_secure(fd) == 1, "secure-grant: get_secure(fd) == 1");
 	unsigned char *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
-	check(p != MAP_FAILED, "secure-grant: the secure buffer maps read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
+	vt_check(p != MAP_FAILED, "secure-grant: the secure buffer maps read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
 	if (p != MAP_FAILED) {
 		fill(p, LENGTH, 5);
-		check(verify(p, LENGTH, 5) < 0, "secure-grant: ... and can be written and read");
+		vt_check(verify(p, LENGTH, 5) < 0, "secure-grant: ... and can be written and read");
 		munmap(p, LENGTH);
 	}
 	int d = dup(fd);
-	check(d >= 0 && smaf_get_secure(d) == 1, "secure-grant: a dup of the fd reads as secure");
+	vt_check(d >= 0 && smaf_get_secure(d) == 1, "secure-grant: a dup of the fd reads as secure");
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		check(0, "secure-grant: socketpair: %s", strerror(errno));
-		return finish();
+		vt_check(0, "secure-grant: socketpair: %s", strerror(errno));
+		return vt_finish();
 	}
 	int got = send_fd(sv[0], fd) == 0 ? recv_fd(sv[1]) : -1;
-	check(got >= 0 && got != fd && got != d && smaf_get_secure(got) == 1,
+	vt_check(got >= 0 && got != fd && got != d && smaf_get_secure(got) == 1,
 	      "secure-grant: a copy received over SCM_RIGHTS (fd %d) reads as secure", got);
 
 	/* The flag belongs to the buffer, whichever fd sets it. */
 	int fd2 = create(LENGTH, SMAF_RDWR, "secure-grant");
 	if (fd2 >= 0) {
-		check(smaf_get_secure(fd2) == 0, "secure-grant: a new buffer is not secure");
+		vt_check(smaf_get_secure(fd2) == 0, "secure-grant: a new buffer is not secure");
 		int got2 = send_fd(sv[0], fd2) == 0 ? recv_fd(sv[1]) : -1;
 		r = got2 >= 0 ? smaf_set_secure(got2, 1) : -1;
-		check(r == 0 && smaf_get_secure(fd2) == 1,
+		vt_check(r == 0 && smaf_get_secure(fd2) == 1,
 		      "secure-grant: set_secure through a received copy shows through the original fd");
 		if (got2 >= 0)
 			close(got2);
@@ -795,28 +728,28 @@ static int t_secure_grant(void)
 		close(d);
 	close(fd);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 static int t_secure_none(void)
 {
 	if (open_library() != 0)
-		return finish();
+		return vt_finish();
 	int fd = create(LENGTH, SMAF_RDWR, "secure-none");
 	if (fd < 0)
-		return finish();
+		return vt_finish();
 	errno = 0;
 	int r = smaf_set_secure(fd, 1);
 	int e = errno;
-	check(r == -1 && e == EINVAL, "secure-none: set_secure fails with EINVAL (r=%d %s)", r, r ? strerror(e) : "");
-	check(smaf_get_secure(fd) == 0, "secure-none: get_secure returns 0");
+	vt_check(r == -1 && e == EINVAL, "secure-none: set_secure fails with EINVAL (r=%d %s)", r, r ? strerror(e) : "");
+	vt_check(smaf_get_secure(fd) == 0, "secure-none: get_secure returns 0");
 	void *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
-	check(p != MAP_FAILED, "secure-none: the buffer maps read-write shared");
+	vt_check(p != MAP_FAILED, "secure-none: the buffer maps read-write shared");
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH);
 	close(fd);
 	smaf_close();
-	return finish();
+	return vt_finish();
 }
 
 /* ---- main ----------------------------------------------------------------- */
@@ -836,6 +769,9 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(argv[0]);
 	sub = argv[1];
+	static char name[80];
+	snprintf(name, sizeof(name), "buffer-test %s", sub);
+	vt_init(name);
 	page_size = sysconf(_SC_PAGESIZE);
 	if (!strcmp(sub, "share"))
 		return t_share();
@@ -861,7 +797,7 @@ int main(int argc, char **argv)
 		return t_hold((int)n);
 	}
 	if (!strcmp(sub, "status"))
-		return t_status(argc > 2 ? argv[2] : device_path());
+		return t_status(argc > 2 ? argv[2] : vt_device_path());
 	if (!strcmp(sub, "secure-deny"))
 		return t_secure_deny();
 	if (!strcmp(sub, "secure-grant"))

@@ -5,7 +5,6 @@
 # smaf.h. Prints "ok"/"FAIL" lines and "device-tests: N passed, M failed".
 #
 #   Tests/vm/device-tests.sh SMAFD_BINARY ABI_TEST_BINARY
-set -u
 . "$(dirname "$0")/testlib.sh"
 SMAFD=$(realpath "$1")
 WORK=$(mktemp -d /tmp/smaf-device-tests.XXXXXX)
@@ -14,61 +13,12 @@ WORK=$(mktemp -d /tmp/smaf-device-tests.XXXXXX)
 chmod 0755 "$WORK"
 install -m 0755 "$2" "$WORK/smaf_abi_test"
 ABI_TEST=$WORK/smaf_abi_test
-PID=
-
-
-# Waits up to 5 s for /dev/NAME; prints how long it took.
-wait_node() {
-	local node=/dev/$1 start
-	start=$(now_ms)
-	for _ in $(seq 1 100); do
-		[ -c "$node" ] && { echo $(($(now_ms) - start)); return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-
-# The device is gone when the kernel has dropped it (sysfs) and its node.
-wait_gone() {
-	for _ in $(seq 1 100); do
-		[ -e "/dev/$1" ] || [ -e "/sys/class/cuse/$1" ] || return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# start_smafd LOG ARGS...: foreground smafd at debug level, PID set.
-start_smafd() {
-	local log=$1
-	shift
-	# A script's background jobs inherit SIGINT ignored; undo that so the
-	# daemon sees the signals a user at a terminal would send.
-	env --default-signal=INT,TERM,HUP "$SMAFD" --foreground --log-level debug "$@" >"$log" 2>&1 &
-	PID=$!
-}
-
-# stop_smafd SIGNAL NAME: the daemon must exit 0 and the node must go away.
-stop_smafd() {
-	local sig=$1 name=$2 rc
-	kill "-$sig" "$PID"
-	for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
-	if kill -0 "$PID" 2>/dev/null; then
-		bad "smafd still running 5 s after SIG$sig; killing it"
-		kill -KILL "$PID"
-	fi
-	wait "$PID"
-	rc=$?
-	expect "smafd exits 0 on SIG$sig (rc=$rc)" test "$rc" = 0
-	expect "/dev/$name is removed after SIG$sig" wait_gone "$name"
-}
-
-as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 echo "# kernel $(uname -r), smafd $SMAFD"
 
 # ---- 1. default configuration --------------------------------------------
 log=$WORK/default.log
-start_smafd "$log"
+launch_smafd "$log"
 if ms=$(wait_node smaf); then
 	ok "/dev/smaf appears within 5 s of starting smafd (${ms} ms)"
 else
@@ -98,12 +48,12 @@ expect "refusals are logged at debug level with a reason" \
 expect "legacy requests are logged by generation" grep -q "legacy request (v3-v7 CREATE" "$log"
 warnings=$(grep -c "without a handoff channel" "$log")
 expect "the no-handoff-channel warning comes once per process (2 processes, $warnings warnings)" test "$warnings" = 2
-stop_smafd TERM smaf
+stop_smafd TERM
 expect "smafd logs the removal" grep -q "removed" "$log"
 
 # ---- 2. --devname and --secure-module none, stopped with SIGINT ------------
 log=$WORK/alt.log
-start_smafd "$log" --devname smaf-alt --secure-module none
+launch_smafd "$log" --devname smaf-alt --secure-module none
 if ms=$(wait_node smaf-alt); then ok "--devname smaf-alt: /dev/smaf-alt appears (${ms} ms)"; else bad "/dev/smaf-alt did not appear"; cat "$log"; fi
 expect "no /dev/smaf while only smaf-alt is served" test ! -e /dev/smaf
 echo "# --- C ABI test, --secure-module none"
@@ -126,11 +76,11 @@ stop_smafd INT smaf-alt
 
 # ---- 3. deny-cpu ----------------------------------------------------------
 log=$WORK/deny.log
-start_smafd "$log" --secure-module deny-cpu
+launch_smafd "$log" --secure-module deny-cpu
 if wait_node smaf >/dev/null; then ok "deny-cpu: /dev/smaf appears"; else bad "deny-cpu: no node"; cat "$log"; fi
 "$ABI_TEST" --device /dev/smaf --secure-module deny-cpu --allocator smaf-memfd >"$WORK/deny.out"
 expect "C ABI test passes with --secure-module deny-cpu" test $? = 0
-stop_smafd TERM smaf
+stop_smafd TERM
 
 # ---- 4. background mode returns once the node exists ----------------------
 "$SMAFD" --devname smaf-bg >"$WORK/bg.log" 2>&1
@@ -144,12 +94,10 @@ expect "  ... which exits on SIGTERM" bash -c "for i in \$(seq 100); do kill -0 
 expect "  ... which removes the node on SIGTERM" wait_gone smaf-bg
 
 # ---- 5. SIGKILL: the kernel removes the node with the daemon --------------
-start_smafd "$WORK/kill.log"
+launch_smafd "$WORK/kill.log"
 wait_node smaf >/dev/null
 kill -KILL "$PID"
 wait "$PID" 2>/dev/null
 expect "after SIGKILL the kernel removes /dev/smaf" wait_gone smaf
 
-rm -rf "$WORK"
-echo "device-tests: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -19,42 +19,16 @@
 #include <sys/mman.h>
 
 #include "libsmaf.h"
-#include "smaf.h"
+#include "vmtest.h"
 
 #define LENGTH (16 * 1024)
 #define FLAGS (SMAF_CLOEXEC | SMAF_RDWR)
-
-static int passed, failed;
-
-static void report(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == ' ')
-		msg[--n] = '\0'; /* an empty "%s" at the end */
-	printf("%s - %s\n", ok ? "ok" : "FAIL", msg);
-	fflush(stdout);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
-
-/* errno text for a failed call, "" for a successful one */
-static const char *why(int failed_call)
-{
-	return failed_call ? strerror(errno) : "";
-}
 
 static void create_unnamed(void)
 {
 	int fd = -1;
 	int r = smaf_create_buffer(LENGTH, FLAGS, NULL, &fd);
-	report(r == 0 && fd >= 0, "create_unnamed: %u bytes, fd %d %s", LENGTH, fd, why(r));
+	vt_check(r == 0 && fd >= 0, "create_unnamed: %u bytes, fd %d %s", LENGTH, fd, vt_why(r));
 	if (fd >= 0)
 		close(fd);
 }
@@ -63,7 +37,7 @@ static void create_named(char *name)
 {
 	int fd = -1;
 	int r = smaf_create_buffer(LENGTH, FLAGS, name, &fd);
-	report(r == 0 && fd >= 0, "create_named(%s): fd %d %s", name, fd, why(r));
+	vt_check(r == 0 && fd >= 0, "create_named(%s): fd %d %s", name, fd, vt_why(r));
 	if (fd >= 0)
 		close(fd);
 }
@@ -71,10 +45,10 @@ static void create_named(char *name)
 static void iter_over_allocators(void)
 {
 	int count = smaf_allocator_count();
-	report(count > 0, "iter_over_allocators: smaf_allocator_count() = %d", count);
+	vt_check(count > 0, "iter_over_allocators: smaf_allocator_count() = %d", count);
 	for (int i = 0; i < count; i++) {
 		char *name = smaf_get_allocator_name(i);
-		report(name != NULL, "iter_over_allocators: smaf_get_allocator_name(%d) = %s", i, name ? name : "NULL");
+		vt_check(name != NULL, "iter_over_allocators: smaf_get_allocator_name(%d) = %s", i, name ? name : "NULL");
 		if (name)
 			create_named(name);
 		free(name);
@@ -85,7 +59,7 @@ static void invalid_allocator_index(void)
 {
 	int count = smaf_allocator_count();
 	char *name = count > 0 ? smaf_get_allocator_name(count) : NULL;
-	report(count > 0 && name == NULL, "invalid_allocator_index: smaf_get_allocator_name(%d) is NULL", count);
+	vt_check(count > 0 && name == NULL, "invalid_allocator_index: smaf_get_allocator_name(%d) is NULL", count);
 	free(name);
 }
 
@@ -94,7 +68,7 @@ static void create_named_invalid(void)
 	int fd = -1;
 	int r = smaf_create_buffer(LENGTH, FLAGS, "deadbeef", &fd);
 	int e = errno;
-	report(r != 0 && fd == -1, "create_named_invalid: 'deadbeef' is refused (r=%d fd=%d %s)", r, fd,
+	vt_check(r != 0 && fd == -1, "create_named_invalid: 'deadbeef' is refused (r=%d fd=%d %s)", r, fd,
 	       r ? strerror(e) : "");
 	if (r == 0 && fd >= 0)
 		close(fd);
@@ -104,7 +78,7 @@ static void create_non_page_aligned(void)
 {
 	int fd = -1;
 	int r = smaf_create_buffer(LENGTH + 1, FLAGS, NULL, &fd);
-	report(r == 0 && fd >= 0, "create_non_page_aligned: %u bytes, fd %d %s", LENGTH + 1, fd, why(r));
+	vt_check(r == 0 && fd >= 0, "create_non_page_aligned: %u bytes, fd %d %s", LENGTH + 1, fd, vt_why(r));
 	if (fd >= 0)
 		close(fd);
 }
@@ -116,8 +90,8 @@ static void create_non_page_aligned_mmap(void)
 	void *p = MAP_FAILED;
 	if (r == 0)
 		p = mmap(NULL, LENGTH + 1, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	report(r == 0 && p != MAP_FAILED, "create_non_page_aligned_mmap: mmap of %u bytes %s", LENGTH + 1,
-	       why(r != 0 || p == MAP_FAILED));
+	vt_check(r == 0 && p != MAP_FAILED, "create_non_page_aligned_mmap: mmap of %u bytes %s", LENGTH + 1,
+	       vt_why(r != 0 || p == MAP_FAILED));
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH + 1);
 	if (fd >= 0)
@@ -131,7 +105,7 @@ static void secure(void)
 	int set = r == 0 ? smaf_set_secure(fd, 1) : -1;
 	int e = errno;
 	int get = r == 0 ? smaf_get_secure(fd) : 0;
-	report(r == 0 && set == 0 && get != 0, "secure: set_secure(fd, 1) = %d%s%s, get_secure(fd) = %d", set,
+	vt_check(r == 0 && set == 0 && get != 0, "secure: set_secure(fd, 1) = %d%s%s, get_secure(fd) = %d", set,
 	       set ? " " : "", set ? strerror(e) : "", get);
 	if (fd >= 0)
 		close(fd);
@@ -144,7 +118,7 @@ static void test_mmap(void)
 	void *p = MAP_FAILED;
 	if (r == 0)
 		p = mmap(NULL, LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	report(r == 0 && p != MAP_FAILED, "mmap: %u bytes read-write shared %s", LENGTH, why(r != 0 || p == MAP_FAILED));
+	vt_check(r == 0 && p != MAP_FAILED, "mmap: %u bytes read-write shared %s", LENGTH, vt_why(r != 0 || p == MAP_FAILED));
 	if (p != MAP_FAILED)
 		munmap(p, LENGTH);
 	if (fd >= 0)
@@ -164,7 +138,7 @@ static void mmap_secure(int expect_success)
 		e = errno;
 	}
 	int mapped = p != MAP_FAILED;
-	report(r == 0 && set == 0 && mapped == expect_success, "mmap_secure: mmap of a secure buffer %s (%s%s)",
+	vt_check(r == 0 && set == 0 && mapped == expect_success, "mmap_secure: mmap of a secure buffer %s (%s%s)",
 	       expect_success ? "succeeds" : "fails", mapped ? "mapped" : "MAP_FAILED",
 	       mapped || set != 0 ? "" : e == EPERM ? ", EPERM" : e == EACCES ? ", EACCES" : ", other errno");
 	if (mapped)
@@ -175,6 +149,7 @@ static void mmap_secure(int expect_success)
 
 int main(int argc, char **argv)
 {
+	vt_init("libsmaf-suite");
 	int secure_mmap_succeeds = 1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--secure-mmap") && i + 1 < argc && !strcmp(argv[i + 1], "succeed")) {
@@ -191,10 +166,9 @@ int main(int argc, char **argv)
 	printf("# libsmaf-suite: mmap of a secure buffer must %s\n", secure_mmap_succeeds ? "succeed" : "fail");
 
 	int r = smaf_open();
-	report(r == 0, "smaf_open %s", why(r));
+	vt_check(r == 0, "smaf_open %s", vt_why(r));
 	if (r != 0) {
-		printf("libsmaf-suite: %d passed, %d failed\n", passed, failed);
-		return 1;
+		return vt_finish();
 	}
 	create_unnamed();
 	iter_over_allocators();
@@ -207,6 +181,5 @@ int main(int argc, char **argv)
 	mmap_secure(secure_mmap_succeeds);
 	smaf_close();
 
-	printf("libsmaf-suite: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return vt_finish();
 }

@@ -11,14 +11,11 @@
 #      STOPPING=1 on SIGTERM (a listener of the test's own plays systemd);
 #   4. the unit's capability bounding set, no_new_privs and a private network
 #      namespace still let smafd serve an unprivileged client;
-#   5. the installed smafd.service itself under Debian's systemd (PID 1 of a
-#      PID namespace): notify start, the whole sandbox, restart, stop.
 # Prints "ok"/"FAIL" lines and "ops-tests: N passed, M failed".
 #
 #   Tests/vm/ops-tests.sh SMAFD BUILD_DIR DESTDIR
 #     SMAFD: the smafd that was installed (checked to be the installed copy),
 #     BUILD_DIR: .build/c, DESTDIR: the staged install (.build/destdir)
-set -u
 . "$(dirname "$0")/testlib.sh"
 here=$(cd "$(dirname "$0")" && pwd -P)
 SMAFD_BUILT=$(realpath "$1")
@@ -35,31 +32,6 @@ expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
 }
 show() { sed 's/^/    /' "$@"; }
-
-wait_node() { # wait_node NAME: up to 5 s; prints the milliseconds it took
-	local start
-	start=$(now_ms)
-	for _ in $(seq 1 100); do
-		[ -c "/dev/$1" ] && { echo $(($(now_ms) - start)); return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-wait_gone() {
-	for _ in $(seq 1 100); do
-		[ -e "/dev/$1" ] || [ -e "/sys/class/cuse/$1" ] || return 0
-		sleep 0.05
-	done
-	return 1
-}
-# wait_line FILE PATTERN: up to 5 s for a line matching PATTERN (grep -E).
-wait_line() {
-	for _ in $(seq 1 100); do
-		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 cleanup() {
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
@@ -91,16 +63,16 @@ LIBDIR=$(pkg-config --libs-only-L libsmaf | sed 's/^ *-L//; s/ *$//')
 echo "# kernel $(uname -r); installed: ${START[*]} (in $DEST), libsmaf in $LIBDIR"
 expect "the unit's ExecStart binary is the smafd under test" cmp -s "$SMAFD" "$SMAFD_BUILT"
 
-# start_smafd LOG ARGS...: the installed smafd with the unit's arguments plus
-# ARGS, in the background (PID); environment variables go before: VAR=... start_smafd
-start_smafd() {
+# start_installed LOG ARGS...: the installed smafd with the unit's arguments plus
+# ARGS, in the background (PID); environment variables go before: VAR=... start_installed
+start_installed() {
 	local log=$1
 	shift
 	env --default-signal=INT,TERM,HUP "$SMAFD" "${START_ARGS[@]}" "$@" >"$log" 2>&1 &
 	PID=$!
 }
-# stop_smafd NAME: SIGTERM; smafd must exit 0 and the node must go.
-stop_smafd() {
+# stop_installed NAME: SIGTERM; smafd must exit 0 and the node must go.
+stop_installed() {
 	local rc
 	kill -TERM "$PID"
 	for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
@@ -132,14 +104,14 @@ cp -P "$LIBDIR"/libsmaf.so* "$WORK/lib/"
 
 # ---- 1. the pkg-config-built client against the installed smafd -------------
 echo "# --- 1. libsmaf client built with pkg-config, installed smafd"
-start_smafd "$WORK/smafd1.log"
+start_installed "$WORK/smafd1.log"
 if ms=$(wait_node smaf); then ok "installed smafd (${START[*]}) serves /dev/smaf (${ms} ms)"; else bad "no /dev/smaf from the installed smafd"; show "$WORK/smafd1.log"; fi
 LD_LIBRARY_PATH=$LIBDIR "$WORK/client" >"$WORK/client1.log" 2>&1
 rc=$?
 show "$WORK/client1.log"
 expect "the client creates, maps, writes and reads back a buffer, and makes it secure (rc=$rc)" test "$rc" = 0
 expect "  ... through the installed libsmaf.so.0" grep -qx "libsmaf: $LIBDIR/libsmaf.so.0" "$WORK/client1.log"
-stop_smafd smaf
+stop_installed smaf
 
 # ---- 2. udev --------------------------------------------------------------------
 echo "# --- 2. udev: the installed rule under Debian's systemd-udevd"
@@ -178,7 +150,7 @@ else
 	done
 	expect "systemd-udevd is up" test "$up" = 1
 
-	start_smafd "$WORK/smafd2.log"
+	start_installed "$WORK/smafd2.log"
 	wait_node smaf >/dev/null || { bad "no /dev/smaf"; show "$WORK/smafd2.log"; }
 	udevadm settle --timeout=15
 	udevadm info /dev/smaf >"$WORK/info" 2>&1
@@ -202,18 +174,18 @@ else
 	expect_eq "a later rule (GROUP=nogroup MODE=0640) applies to the running node after reload + trigger" \
 		"root nogroup 640" "$(stat -c '%U %G %a' /dev/smaf)"
 	rm -f /run/udev/rules.d/71-smaf-test-local.rules
-	stop_smafd smaf
+	stop_installed smaf
 
 	# An edited copy of the installed rule for another --devname.
 	sed -e 's/KERNEL=="smaf"/KERNEL=="smaf-alt"/' -e 's/GROUP="smaf"/GROUP="nogroup"/' -e 's/MODE="0660"/MODE="0604"/' \
 		"$rule" >/run/udev/rules.d/71-smaf-test-alt.rules
 	udevadm control --reload
-	start_smafd "$WORK/smafd3.log" --devname smaf-alt
+	start_installed "$WORK/smafd3.log" --devname smaf-alt
 	wait_node smaf-alt >/dev/null || { bad "no /dev/smaf-alt"; show "$WORK/smafd3.log"; }
 	udevadm settle --timeout=15
 	expect_eq "the installed rule edited to KERNEL==\"smaf-alt\", GROUP=\"nogroup\", MODE=\"0604\" gives /dev/smaf-alt exactly that" \
 		"root nogroup 604" "$(stat -c '%U %G %a' /dev/smaf-alt)"
-	stop_smafd smaf-alt
+	stop_installed smaf-alt
 	rm -f /run/udev/rules.d/71-smaf-test-alt.rules
 
 	udevadm control --exit
@@ -249,7 +221,7 @@ field() { # field LINE KEY: the value of KEY=... in a listener line's message
 out=$WORK/notify.out
 listen "$WORK/notify.sock" /dev/smaf "$out"
 start=$(now_ms)
-NOTIFY_SOCKET=$WORK/notify.sock start_smafd "$WORK/smafd4.log"
+NOTIFY_SOCKET=$WORK/notify.sock start_installed "$WORK/smafd4.log"
 if wait_line "$out" 'msg=(.*\|)?READY=1(\||$)'; then
 	ok "READY=1 arrives within 5 s of starting smafd ($(($(now_ms) - start)) ms)"
 else
@@ -287,7 +259,7 @@ wait_gone smaf
 
 # The abstract namespace ('@name'), which sd_notify(3) also allows.
 listen "@smaf-ops-tests-$$" /dev/smaf "$out"
-NOTIFY_SOCKET=@smaf-ops-tests-$$ start_smafd "$WORK/smafd5.log"
+NOTIFY_SOCKET=@smaf-ops-tests-$$ start_installed "$WORK/smafd5.log"
 expect "with NOTIFY_SOCKET=@abstract-name, READY=1 arrives too" wait_line "$out" 'msg=(.*\|)?READY=1(\||$)'
 kill -TERM "$PID"
 wait "$PID"
@@ -296,9 +268,9 @@ wait "$LPID"
 wait_gone smaf
 
 # Nobody listening: smafd serves all the same.
-NOTIFY_SOCKET=$WORK/nobody-listens.sock start_smafd "$WORK/smafd6.log"
+NOTIFY_SOCKET=$WORK/nobody-listens.sock start_installed "$WORK/smafd6.log"
 if wait_node smaf >/dev/null; then ok "with nobody at \$NOTIFY_SOCKET, smafd still serves /dev/smaf"; else bad "no /dev/smaf when nobody listens at \$NOTIFY_SOCKET"; show "$WORK/smafd6.log"; fi
-stop_smafd smaf
+stop_installed smaf
 
 # ---- 4. the unit's privileges -----------------------------------------------------
 echo "# --- 4. the unit's capability bounding set, no_new_privs, private network"
@@ -327,7 +299,7 @@ as_user "${nogroup:-65534}" "$WORK/client" --deny-cpu >"$WORK/client3.log" 2>&1
 rc=$?
 show "$WORK/client3.log"
 expect "an unprivileged client creates, secures (deny-cpu re-opens its fd through /proc) and is refused a writable mapping (rc=$rc)" test "$rc" = 0
-stop_smafd smaf
+stop_installed smaf
 # The control: without CAP_SYS_PTRACE smafd cannot see another user's fds.
 start_confined "$WORK/smafd8.log" "${capset/,+sys_ptrace/}" --secure-module deny-cpu
 if wait_node smaf >/dev/null; then
@@ -339,7 +311,7 @@ else
 	bad "smafd without CAP_SYS_PTRACE did not start"
 	show "$WORK/smafd8.log"
 fi
-stop_smafd smaf
+stop_installed smaf
 
 # ---- (no 5th section) -------------------------------------------------------------
 # Booting Debian's systemd as PID 1 inside the emulated (TCG) guest crashed the

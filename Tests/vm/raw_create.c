@@ -21,29 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "smaf.h"
+#include "vmtest.h"
 
 #define LENGTH 8192
 #define UNTOUCHED (-7)
-
-static int passed, failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	size_t n = strlen(msg);
-	while (n > 0 && msg[n - 1] == ' ')
-		msg[--n] = '\0'; /* an empty "%s" at the end */
-	printf("%s - %s\n", ok ? "ok" : "FAIL", msg);
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 static struct smaf_create_data request(unsigned flags)
 {
@@ -62,16 +43,16 @@ static void expect_fd(int dev)
 	errno = 4242;
 	int r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	int e = errno;
-	check(r == 0 && c.fd >= 0, "CREATE %d bytes SMAF_RDWR|SMAF_CLOEXEC returns an fd (r=%d fd=%d%s%s)", LENGTH, r, c.fd,
+	vt_check(r == 0 && c.fd >= 0, "CREATE %d bytes SMAF_RDWR|SMAF_CLOEXEC returns an fd (r=%d fd=%d%s%s)", LENGTH, r, c.fd,
 	      r ? ", " : "", r ? strerror(e) : "");
-	check(r != 0 || e == 4242, "a successful CREATE leaves errno alone (errno %d)", e);
+	vt_check(r != 0 || e == 4242, "a successful CREATE leaves errno alone (errno %d)", e);
 	if (r == 0 && c.fd >= 0) {
 		int fdfl = fcntl(c.fd, F_GETFD);
-		check(fdfl >= 0 && (fdfl & FD_CLOEXEC), "the fd is open and has FD_CLOEXEC");
+		vt_check(fdfl >= 0 && (fdfl & FD_CLOEXEC), "the fd is open and has FD_CLOEXEC");
 		struct stat st;
-		check(fstat(c.fd, &st) == 0 && st.st_size == LENGTH, "the buffer is %d bytes", LENGTH);
+		vt_check(fstat(c.fd, &st) == 0 && st.st_size == LENGTH, "the buffer is %d bytes", LENGTH);
 		unsigned char *p = mmap(NULL, LENGTH, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
-		check(p != MAP_FAILED, "the fd maps read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
+		vt_check(p != MAP_FAILED, "the fd maps read-write shared %s", p == MAP_FAILED ? strerror(errno) : "");
 		if (p != MAP_FAILED) {
 			int zero = 1, kept = 1;
 			for (int i = 0; i < LENGTH; i++)
@@ -80,7 +61,7 @@ static void expect_fd(int dev)
 				p[i] = (unsigned char)(i * 13 + 1);
 			for (int i = 0; i < LENGTH; i++)
 				kept &= p[i] == (unsigned char)(i * 13 + 1);
-			check(zero && kept, "the mapping reads as zeros, then holds what was written");
+			vt_check(zero && kept, "the mapping reads as zeros, then holds what was written");
 			munmap(p, LENGTH);
 		}
 		close(c.fd);
@@ -89,7 +70,7 @@ static void expect_fd(int dev)
 	c = request(SMAF_RDWR);
 	r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	int fdfl = r == 0 ? fcntl(c.fd, F_GETFD) : -1;
-	check(r == 0 && fdfl >= 0 && !(fdfl & FD_CLOEXEC), "CREATE without SMAF_CLOEXEC gives an fd without FD_CLOEXEC");
+	vt_check(r == 0 && fdfl >= 0 && !(fdfl & FD_CLOEXEC), "CREATE without SMAF_CLOEXEC gives an fd without FD_CLOEXEC");
 	if (r == 0 && c.fd >= 0)
 		close(c.fd);
 
@@ -99,12 +80,12 @@ static void expect_fd(int dev)
 	struct smaf_create_data before = c;
 	r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	e = errno;
-	check(r == -1 && e == EINVAL && !memcmp(&before, &c, sizeof(c)),
+	vt_check(r == -1 && e == EINVAL && !memcmp(&before, &c, sizeof(c)),
 	      "CREATE with an unknown allocator fails with EINVAL, struct untouched (%s)", r ? strerror(e) : "succeeded");
 	errno = 0;
 	r = ioctl(dev, SMAF_IOC_CREATE, (void *)8);
 	e = errno;
-	check(r == -1 && e == EFAULT, "CREATE with a bad pointer fails with EFAULT (%s)", r ? strerror(e) : "succeeded");
+	vt_check(r == -1 && e == EFAULT, "CREATE with a bad pointer fails with EFAULT (%s)", r ? strerror(e) : "succeeded");
 
 	/* Everything else passes through the shim untouched. */
 	struct smaf_info info;
@@ -116,32 +97,32 @@ static void expect_fd(int dev)
 	int echoed = info.reserved1 == 0x11223344 && info.reserved2 == 0x55667788 && info.version == 0 && info.index == 0;
 	for (size_t i = 0; i < sizeof(info.reserved3); i++)
 		echoed &= info.reserved3[i] == 0x5A;
-	check(r == 0 && info.count >= 1 && info.name[0] && echoed,
+	vt_check(r == 0 && info.count >= 1 && info.name[0] && echoed,
 	      "GET_INFO passes through: count %u, index 0 is '%s', reserved fields echoed", info.count, (char *)info.name);
 	memset(&info, 0, sizeof(info));
 	info.index = 0xFFFFFFFFu;
 	errno = 0;
 	r = ioctl(dev, SMAF_IOC_GET_INFO, &info);
 	e = errno;
-	check(r == -1 && e == EINVAL, "GET_INFO out of range still fails with EINVAL (%s)", r ? strerror(e) : "succeeded");
+	vt_check(r == -1 && e == EINVAL, "GET_INFO out of range still fails with EINVAL (%s)", r ? strerror(e) : "succeeded");
 	errno = 0;
 	r = ioctl(dev, _IO('S', 9));
 	e = errno;
-	check(r == -1 && e == EINVAL, "an unknown request still fails with EINVAL (%s)", r ? strerror(e) : "succeeded");
+	vt_check(r == -1 && e == EINVAL, "an unknown request still fails with EINVAL (%s)", r ? strerror(e) : "succeeded");
 
 	int p[2];
 	if (pipe(p) == 0) {
 		int n = -1;
 		int w = (int)write(p[1], "abc", 3);
 		r = ioctl(p[0], FIONREAD, &n);
-		check(w == 3 && r == 0 && n == 3, "ioctl(FIONREAD) on a pipe works as usual (%d bytes)", n);
+		vt_check(w == 3 && r == 0 && n == 3, "ioctl(FIONREAD) on a pipe works as usual (%d bytes)", n);
 		/* The CREATE number sent to something that is not a SMAF node goes
 		 * to the kernel as it is. */
 		c = request(SMAF_RDWR);
 		errno = 0;
 		r = ioctl(p[0], SMAF_IOC_CREATE, &c);
 		e = errno;
-		check(r == -1 && e == ENOTTY && c.fd == UNTOUCHED, "CREATE on a pipe fails with ENOTTY, fd field untouched (%s)",
+		vt_check(r == -1 && e == ENOTTY && c.fd == UNTOUCHED, "CREATE on a pipe fails with ENOTTY, fd field untouched (%s)",
 		      r ? strerror(e) : "succeeded");
 		close(p[0]);
 		close(p[1]);
@@ -149,7 +130,7 @@ static void expect_fd(int dev)
 		errno = 0;
 		r = ioctl(p[0], SMAF_IOC_CREATE, &c);
 		e = errno;
-		check(r == -1 && e == EBADF && c.fd == UNTOUCHED, "CREATE on a closed fd fails with EBADF (%s)",
+		vt_check(r == -1 && e == EBADF && c.fd == UNTOUCHED, "CREATE on a closed fd fails with EBADF (%s)",
 		      r ? strerror(e) : "succeeded");
 	}
 }
@@ -160,9 +141,9 @@ static void expect_enotconn(int dev)
 	errno = 0;
 	int r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	int e = errno;
-	check(r == -1 && e == ENOTCONN, "CREATE without a handoff channel fails with ENOTCONN (r=%d%s%s)", r,
+	vt_check(r == -1 && e == ENOTCONN, "CREATE without a handoff channel fails with ENOTCONN (r=%d%s%s)", r,
 	      r ? ", " : "", r ? strerror(e) : "");
-	check(c.fd == UNTOUCHED, "the fd field is untouched (%d)", c.fd);
+	vt_check(c.fd == UNTOUCHED, "the fd field is untouched (%d)", c.fd);
 	if (r == 0 && c.fd >= 0)
 		close(c.fd);
 }
@@ -173,9 +154,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s expect-fd|expect-enotconn [DEVICE]\n", argv[0]);
 		return 2;
 	}
+	char name[64];
+	snprintf(name, sizeof(name), "raw-create %s", argv[1]);
+	vt_init(name);
 	const char *device = argc > 2 ? argv[2] : "/dev/smaf";
 	int dev = open(device, O_RDWR | O_CLOEXEC);
-	check(dev >= 0, "open %s %s", device, dev < 0 ? strerror(errno) : "");
+	vt_check(dev >= 0, "open %s %s", device, dev < 0 ? strerror(errno) : "");
 	if (dev >= 0) {
 		if (!strcmp(argv[1], "expect-fd"))
 			expect_fd(dev);
@@ -183,6 +167,5 @@ int main(int argc, char **argv)
 			expect_enotconn(dev);
 		close(dev);
 	}
-	printf("raw-create %s: %d passed, %d failed\n", argv[1], passed, failed);
-	return failed ? 1 : 0;
+	return vt_finish();
 }

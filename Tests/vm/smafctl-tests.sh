@@ -2,40 +2,23 @@
 # VM tier: smafctl against a running smafd (runs inside the test VM as root).
 #   Tests/vm/smafctl-tests.sh SMAFD SMAFCTL BUILD_DIR      (BUILD_DIR: .build/c)
 # Prints ok/FAIL lines and "smafctl-tests: N passed, M failed".
-set -u
 . "$(dirname "$0")/testlib.sh"
-SMAFD=$(realpath "$1")
 CTL=$(realpath "$2")
-BUILD=$(realpath "$3")
-WORK=$(mktemp -d /tmp/smafctl-tests.XXXXXX)
-chmod 0755 "$WORK"
-install -m 0755 "$BUILD/libsmaf.so.0.1.0" "$WORK/libsmaf.so.0"
+setup smafctl-tests "$1" "$3"
+NODE_MODE=0666
 # json FILE EXPR: evaluates a python expression over the parsed JSON in FILE (j).
 json() { python3 -c "import json,sys; j=json.load(open('$1')); sys.exit(0 if ($2) else 1)"; }
 
-start() {
-	env --default-signal=INT,TERM "$SMAFD" --foreground --log-level debug "$@" >"$WORK/smafd.log" 2>&1 &
-	PID=$!
-	for _ in $(seq 1 100); do [ -c /dev/smaf ] && return 0; sleep 0.05; done
-	bad "smafd $* did not start"
-	cat "$WORK/smafd.log"
-}
-stop() {
-	kill -TERM "$PID"
-	wait "$PID"
-	for _ in $(seq 1 100); do [ -e /dev/smaf ] || break; sleep 0.05; done
-}
 # hold_buffer AS_USER: a process (python + libsmaf through ctypes) that keeps
 # one 8 KiB buffer until killed; prints its pid.
 hold_buffer() {
-	local code="import ctypes,time; l=ctypes.CDLL('$WORK/libsmaf.so.0'); fd=ctypes.c_int(-1); assert l.smaf_open()==0; assert l.smaf_create_buffer(8192, 0x80002, None, ctypes.byref(fd))==0; print('held', fd.value, flush=True); time.sleep(120)"
+	local code="import ctypes,time; l=ctypes.CDLL('$BIN/libsmaf.so.0'); fd=ctypes.c_int(-1); assert l.smaf_open()==0; assert l.smaf_create_buffer(8192, 0x80002, None, ctypes.byref(fd))==0; print('held', fd.value, flush=True); time.sleep(120)"
 	if [ "$1" = root ]; then python3 -c "$code" >"$WORK/hold.$1" 2>&1 &
 	else setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c "$code" >"$WORK/hold.$1" 2>&1 & fi
 	echo $!
 }
 
-start --alias smaf-cma=smaf-memfd
-chmod 0666 /dev/smaf
+start_smafd "$WORK/smafd.log" --alias smaf-cma=smaf-memfd
 
 "$CTL" info >"$WORK/info.txt"
 rc=$?
@@ -82,17 +65,15 @@ expect "smafctl check fails on a node that is not SMAF (/dev/null, rc=$rc)" bash
 "$CTL" info --device /dev/nonexistent >"$WORK/err.txt" 2>&1
 rc=$?
 expect "errors say what to do (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'is smafd running' '$WORK/err.txt'"
-stop
+stop_smafd
 
-start --secure-module deny-cpu
+start_smafd "$WORK/smafd.log" --secure-module deny-cpu
 "$CTL" create --size 64K --secure >"$WORK/deny.txt" 2>&1
 rc=$?
 sed 's/^/    /' "$WORK/deny.txt"
 expect "under deny-cpu, smafctl create --secure reports the refused mapping (rc=$rc)" \
 	bash -c "[ $rc = 1 ] && grep -q 'writable mmap refused' '$WORK/deny.txt'"
 expect "smafd logged its start-up facts at info level" grep -q "smafd 0.3.0 starting on kernel" "$WORK/smafd.log"
-stop
+stop_smafd
 
-rm -rf "$WORK"
-echo "smafctl-tests: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
