@@ -51,7 +51,7 @@ public struct MemfdAllocator: Allocator {
     public var usesPlainMemfd: Bool { true }
 
     public func allocate(length: UInt64) throws(SmafErrno) -> Int32 {
-        let fd = smaf_sys_memfd("smaf-buffer")
+        let fd = smaf_sys_memfd(smafBufferMemfdName)
         guard fd >= 0 else { throw Self.allocationErrno(errno) }
         do { try Self.sizeAndSeal(fd, length: length) } catch {
             close(fd)

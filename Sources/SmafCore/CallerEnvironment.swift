@@ -23,7 +23,20 @@ public protocol CallerEnvironment: Sendable {
     func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity?
     /// The process (thread group) a thread belongs to.
     func processID(ofThread tid: Int32) -> Int32?
+    /// Whether fd `fd` of thread `tid` is a memfd named as smafd names its
+    /// buffers. Asked only for fds that are not in the buffer table: such an
+    /// fd is a buffer of an earlier smafd instance (or a look-alike), whose
+    /// secure state this instance cannot know.
+    func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool
 }
+
+extension CallerEnvironment {
+    public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool { false }
+}
+
+/// The name every smafd buffer's memfd carries ("/memfd:smaf-buffer (deleted)"
+/// in /proc/<pid>/fd).
+public let smafBufferMemfdName = "smaf-buffer"
 
 /// The real environment: /proc of the pid namespace smafd runs in. Reading
 /// another process's fd table needs root or CAP_SYS_PTRACE.
@@ -38,6 +51,15 @@ public struct ProcFSEnvironment: CallerEnvironment {
         let r = withProcFDPath(tid: tid, fd: fd) { stat($0, &st) }
         guard r == 0 else { return nil }
         return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool {
+        guard fd >= 0, tid > 0 else { return false }
+        var target = [CChar](repeating: 0, count: 64)
+        let n = withProcFDPath(tid: tid, fd: fd) { readlink($0, &target, target.count - 1) }
+        guard n > 0 else { return false }
+        let prefix = "/memfd:\(smafBufferMemfdName)"
+        return String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix(prefix)
     }
 
     public func processID(ofThread tid: Int32) -> Int32? {

@@ -46,7 +46,7 @@ public final class MemfdPool: Sendable {
     /// those limits to be met (and reported) by CREATE itself.
     public func refill() {
         while count < capacity {
-            let fd = smaf_sys_memfd("smaf-buffer")
+            let fd = smaf_sys_memfd(smafBufferMemfdName)
             guard fd >= 0 else { return }
             guard let identity = try? lifetime.watch(fd: fd) else {
                 Glibc.close(fd)

@@ -240,9 +240,19 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, "fd \(data.fd) is not open in thread \(caller.tid)")
         }
         // Any open file that is not one of our buffers reads as "not secure",
-        // like a foreign dma-buf on the driver.
-        let secure = buffers.record(for: identity)?.secure != nil
-        data.secure = secure ? 1 : 0
+        // like a foreign dma-buf on the driver; except a buffer an earlier
+        // smafd instance made: it may be secure (deny-cpu's seal outlives the
+        // daemon), so "0" could be a wrong answer. Refuse instead.
+        guard let record = buffers.record(for: identity) else {
+            if environment.looksLikeSmafBuffer(fd: data.fd, inThread: caller.tid) {
+                return refuse(.EINVAL, request: rq, caller: caller,
+                              "fd \(data.fd) is a buffer of an earlier smafd instance; its secure state is unknown here")
+            }
+            data.secure = 0
+            data.encodeUnchecked(into: output)
+            return .success(SmafSecureFlag.wireSize)
+        }
+        data.secure = record.secure != nil ? 1 : 0
         data.encodeUnchecked(into: output)
         return .success(SmafSecureFlag.wireSize)
     }

@@ -274,6 +274,23 @@ final class SmafDeviceTests: XCTestCase {
         XCTAssertEqual(uids(1003), [], "a user without buffers learns only the totals")
         XCTAssertTrue(d.status(viewer: 1003).rendered.contains(#""live_buffers":2"#), "totals stay visible")
     }
+
+    /// After a restart, buffers of the earlier instance are not in the table.
+    /// A plain file still reads as "not secure"; a look-alike of smafd's
+    /// memfds may be secure, so GET refuses rather than answer 0, and SET
+    /// refuses as for any non-SMAF fd.
+    func testEarlierInstancesBuffersAreRefusedNotReportedInsecure() throws {
+        let d = try makeDevice()
+        env.fds.withLock { $0[6] = FileIdentity(device: 5, inode: 1); $0[7] = FileIdentity(device: 5, inode: 2) }
+        _ = env.smafLookalikes.withLock { $0.insert(7) }
+        var s = SmafSecureFlag(); s.fd = 6
+        XCTAssertEqual(SmafSecureFlag(decoding: try XCTUnwrap(call(d, SmafRequest.getSecureFlag.rawValue, s.encoded).successValue))?.secure, 0)
+        s.fd = 7
+        assertErrno(call(d, SmafRequest.getSecureFlag.rawValue, s.encoded), .EINVAL)
+        XCTAssertTrue(logs.messages(at: .debug).last!.contains("earlier smafd instance"))
+        s.secure = 1
+        assertErrno(call(d, SmafRequest.setSecureFlag.rawValue, s.encoded), .EINVAL)
+    }
 }
 
 extension Result {

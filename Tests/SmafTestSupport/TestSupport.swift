@@ -7,10 +7,13 @@ import Synchronization
 /// A caller environment with a scripted fd table, so dispatcher tests need no /proc.
 public final class FakeEnvironment: CallerEnvironment {
     public let fds = Mutex([Int32: FileIdentity]())
+    /// fds that are memfds named like smafd's buffers (an earlier instance's).
+    public let smafLookalikes = Mutex(Set<Int32>())
     let threadToProcess: [Int32: Int32]
     public init(threadToProcess: [Int32: Int32] = [:]) { self.threadToProcess = threadToProcess }
     public func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity? { fds.withLock { $0[fd] } }
     public func processID(ofThread tid: Int32) -> Int32? { threadToProcess[tid] }
+    public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool { smafLookalikes.withLock { $0.contains(fd) } }
 }
 
 /// Collects log lines so tests can check what the daemon tells operators.
