@@ -50,6 +50,10 @@ public final class HandoffServer: Sendable {
     /// Connections one process may hold at once; more are closed unanswered,
     /// so no peer can make smafd keep unbounded state.
     public let maxChannelsPerProcess: Int
+    /// Connections accepted per turn of the event loop at most. A channel
+    /// whose process has exited is dropped in the next turn, so a status
+    /// snapshot may count up to this many such channels.
+    public static let acceptsPerTurn = 16
     private let stopping = Atomic(false)
     private let responder = Mutex<(@Sendable (UInt32, UInt32) -> JSONValue?)?>(nil)
     private let loopThread = Mutex<pthread_t?>(nil)
@@ -209,7 +213,7 @@ public final class HandoffServer: Sendable {
             // turn, bounded so the channels and watches still get their turn.
             if fds[0].revents != 0 {
                 var taken = 0
-                while taken < 64, acceptOne() { taken += 1 }
+                while taken < Self.acceptsPerTurn, acceptOne() { taken += 1 }
             }
             if fixed > 2, fds[2].revents != 0 { lifetime?.drain() }
             for (i, (pid, fd, uid)) in open.enumerated() where fds[fixed + i].revents != 0 {
