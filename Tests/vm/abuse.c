@@ -559,10 +559,13 @@ int main(int argc, char **argv)
 		if (P->abusers & (1u << Q_FLOOD_ONE)) {
 			/* flood-one now holds what smafd let it keep. */
 			struct smaf_ext_status st;
-			/* + probe, garbage, noread, flood-many; + the up to 16 connections
-			 * smafd accepts per turn of its loop (HandoffServer.acceptsPerTurn):
-			 * those of processes that have exited meanwhile go in the next turn. */
-			int max = (channel_limit > 0 ? channel_limit : 1) + 1 + 2 + 1 + 4 + 16;
+			/* + probe, garbage, noread, flood-many; + two turns of smafd's
+			 * loop worth of accepts (HandoffServer.acceptsPerTurn, 16): a
+			 * channel whose process exits is dropped in the turn after its
+			 * hang-up is seen, which may be the turn after it was accepted
+			 * or the one after that. Hundreds of processes come and go
+			 * meanwhile, so a leak would show far above this bound. */
+			int max = (channel_limit > 0 ? channel_limit : 1) + 1 + 2 + 1 + 4 + 2 * 16;
 			if (P->abusers == 1u << Q_FLOOD_ONE)
 				max = (channel_limit > 0 ? channel_limit : 1) + 1;
 			if (vt_status(vt_device_path(), &st) == 0)
