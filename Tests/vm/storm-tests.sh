@@ -4,14 +4,14 @@
 # random ioctl() calls (ioctl_storm.c: every 'S' nr, direction and size,
 # other types, the v10 requests with random and plausible structs, odd fds,
 # bad pointers), then checks that the same daemon is still running and still
-# right: the C ABI test, libsmaf's test cases and buffer sharing pass against
-# it, no buffer outlives the storm, smafctl's queries still work, and it
-# stops cleanly. Prints "ok"/"FAIL" lines and "storm-tests: N passed, M failed".
+# right: the C ABI test, libsmaf's test cases, buffer-test's cases and a raw
+# CREATE through the shim pass against it, no buffer outlives the storm,
+# smafctl's queries still work, and it stops cleanly. Prints "ok"/"FAIL" lines and "storm-tests: N passed, M failed".
 #
 #   Tests/vm/storm-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 #   SMAF_STORM_SEED=N repeats a run; SMAF_STORM_CALLS=N changes its length.
 . "$(dirname "$0")/testlib.sh"
-setup storm-tests "$1" "$2" ioctl-storm smaf-abi-test libsmaf-suite
+setup storm-tests "$1" "$2" ioctl-storm smaf-abi-test libsmaf-suite raw-create
 SMAFCTL=$(dirname "$SMAFD")/smafctl
 CALLS=${SMAF_STORM_CALLS:-100000}
 # smafd runs at its default log level: at debug it writes a line per refused
@@ -43,7 +43,12 @@ echo "# --- the same daemon still does its job"
 run_test "smafctl status still gets an answer (requests and refusals of the storm)" "$SMAFCTL" status
 run_test "C ABI test passes after the storm" "$BIN/smaf-abi-test" --allocator smaf-memfd
 run_test "libsmaf-suite passes after the storm" "$BIN/libsmaf-suite" --secure-mmap succeed
-run_test "buffer-test share passes after the storm" "$BIN/buffer-test" share
+# buffer-tests.sh's cases that fit the default configuration, against this daemon.
+for sub in share flags survive zero threads secure-grant; do
+	run_test "buffer-test $sub passes after the storm" "$BIN/buffer-test" "$sub"
+done
+run_test "raw CREATE through the shim passes after the storm" \
+	env LD_PRELOAD="$BIN/libsmaf-preload.so" "$BIN/raw-create" expect-fd
 
 stop_smafd
 if [ "$fail" != 0 ]; then
