@@ -10,9 +10,7 @@ struct Info: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        let client = try options.handoff(try options.open())
-        let text = try wrap { try client.query(HandoffProtocol.queryInfo) }
-        let info = try parseObject(text)
+        let info = try options.query(HandoffProtocol.queryInfo)
         if options.json { return printJSON(info) }
         let s = { (k: String) in info[k] as? String ?? "?" }
         print("smafd \(s("version")) serving \(s("device")) on kernel \(s("kernel"))")
@@ -36,9 +34,7 @@ struct Status: ParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() throws {
-        let client = try options.handoff(try options.open())
-        let text = try wrap { try client.query(HandoffProtocol.queryStatus) }
-        let status = try parseObject(text)
+        let status = try options.query(HandoffProtocol.queryStatus)
         if options.json { return printJSON(status) }
         let n = { (k: String) in UInt64(status[k] as? Int ?? 0) }
         let live = n("live_buffers")

@@ -31,20 +31,23 @@ struct CommonOptions: ParsableArguments {
             throw Failure("\(error)\(error.errno == EINVAL ? " (\(device) is not served by smafd)" : "")")
         }
     }
+
+    /// Asks the device's smafd a query (HandoffProtocol.queryInfo/queryStatus)
+    /// and parses its JSON answer.
+    func query(_ kind: UInt32) throws -> [String: Any] {
+        let client = try handoff(try open())
+        let text = try wrap { try client.query(kind) }
+        guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw Failure("smafd answered with something that is not a JSON object")
+        }
+        return obj
+    }
 }
 
 /// A user-facing failure: printed as one line, exit status 1.
 struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
-}
-
-/// Parses a smafd JSON answer.
-func parseObject(_ text: String) throws -> [String: Any] {
-    guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
-        throw Failure("smafd answered with something that is not a JSON object")
-    }
-    return obj
 }
 
 func printJSON(_ value: Any) {
