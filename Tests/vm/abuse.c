@@ -30,8 +30,7 @@
  * until its abusers have done the minimum above. Each requires: no probe
  * failure, and the probe's median GET_INFO round trip under 10x the one
  * measured right before it (B seconds, --baseline-seconds, default 2).
- * --channel-limit 0 means the smafd under test has no per-process limit:
- * the checks that need one are skipped.
+ * --channel-limit N: smafd's --max-channels-per-process (default 4).
  *
  * The device is /dev/smaf, or $SMAF_DEVICE.
  */
@@ -42,7 +41,7 @@
 #include "libsmaf.h"
 #include "vmtest.h"
 
-static int phase_seconds = 4, baseline_seconds = 2, channel_limit;
+static int phase_seconds = 4, baseline_seconds = 2, channel_limit = 4; /* smafd's default */
 /* Connections flood-one opens: 2,000 in its own phase, fewer in "all",
  * where smafd's loop shares its time with every other abuser. */
 static int flood_attempts = 2000;
@@ -324,17 +323,12 @@ static int flood_one(void)
 		"%d still open at the end; slowest answer %.1f ms",
 		attempts, welcomed, refused, silent, failed, open_now, slowest / 1e6);
 	vt_check(silent == 0 && failed == 0, "flood-one: smafd answered each of %lu connections within 2 s (welcome or close)", attempts);
-	if (channel_limit > 0) {
-		vt_check(welcomed == (unsigned long)channel_limit && welcomed_late == 0,
-			 "flood-one: exactly the first %d connections were welcomed (%lu)", channel_limit, welcomed);
-		vt_check(refused == attempts - (unsigned long)channel_limit,
-			 "flood-one: every later connection was closed at once without a welcome (%lu of %lu)", refused,
-			 attempts - (unsigned long)channel_limit);
-		vt_check(open_now == channel_limit, "flood-one: the %d welcomed ones stay open (%d)", channel_limit, open_now);
-	} else {
-		vt_note("SKIP flood-one: the per-process limit checks (smafd has no --max-channels-per-process)");
-		vt_check(open_now <= 1, "flood-one: without a limit smafd keeps at most one channel of the process (%d)", open_now);
-	}
+	vt_check(welcomed == (unsigned long)channel_limit && welcomed_late == 0,
+		 "flood-one: exactly the first %d connections were welcomed (%lu)", channel_limit, welcomed);
+	vt_check(refused == attempts - (unsigned long)channel_limit,
+		 "flood-one: every later connection was closed at once without a welcome (%lu of %lu)", refused,
+		 attempts - (unsigned long)channel_limit);
+	vt_check(open_now == channel_limit, "flood-one: the %d welcomed ones stay open (%d)", channel_limit, open_now);
 	return 0;
 }
 
@@ -494,6 +488,7 @@ struct phase {
 
 int main(int argc, char **argv)
 {
+	int usage = argc % 2 == 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--phase-seconds"))
 			phase_seconds = atoi(argv[i + 1]);
@@ -501,10 +496,12 @@ int main(int argc, char **argv)
 			baseline_seconds = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--channel-limit"))
 			channel_limit = atoi(argv[i + 1]);
-		else {
-			fprintf(stderr, "usage: abuse [--phase-seconds S] [--baseline-seconds B] [--channel-limit N]\n");
-			return 2;
-		}
+		else
+			usage = 1;
+	}
+	if (usage || channel_limit <= 0) {
+		fprintf(stderr, "usage: abuse [--phase-seconds S] [--baseline-seconds B] [--channel-limit N>0]\n");
+		return 2;
 	}
 	vt_init("abuse");
 	quota_done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -515,8 +512,7 @@ int main(int argc, char **argv)
 	int r = smaf_open();
 	if (!vt_check(r == 0, "probe: smaf_open %s", vt_why(r)))
 		return vt_finish();
-	vt_note("handoff socket %s; per-process channel limit under test: %s", handoff_path,
-		channel_limit > 0 ? "yes" : "none (smafd has no --max-channels-per-process)");
+	vt_note("handoff socket %s; per-process channel limit under test: %d", handoff_path, channel_limit);
 
 	struct samples s = { .cap = 200000 };
 	s.info = calloc(s.cap, sizeof(uint64_t));
@@ -565,9 +561,9 @@ int main(int argc, char **argv)
 			 * hang-up is seen, which may be the turn after it was accepted
 			 * or the one after that. Hundreds of processes come and go
 			 * meanwhile, so a leak would show far above this bound. */
-			int max = (channel_limit > 0 ? channel_limit : 1) + 1 + 2 + 1 + 4 + 2 * 16;
+			int max = channel_limit + 1 + 2 + 1 + 4 + 2 * 16;
 			if (P->abusers == 1u << Q_FLOOD_ONE)
-				max = (channel_limit > 0 ? channel_limit : 1) + 1;
+				max = channel_limit + 1;
 			if (vt_status(vt_device_path(), &st) == 0)
 				vt_check((int)st.channels <= max, "%s: smafd holds %u channels (at most %d)", P->name, st.channels, max);
 		}
