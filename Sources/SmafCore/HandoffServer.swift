@@ -77,8 +77,8 @@ public final class HandoffServer: Sendable {
             }
             unlink(path)  // left over by a previous smafd
         }
-        // Non-blocking, so the loop can accept every pending connection per turn
-        // and stop at EAGAIN (accepted sockets do not inherit it).
+        // Non-blocking, so the loop can accept several pending connections per
+        // turn and stop at EAGAIN (accepted sockets do not inherit it).
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw HandoffSetupError(description: "socket: \(String(cString: strerror(errno)))") }
         var addr = sockaddr_un()

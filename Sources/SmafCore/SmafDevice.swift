@@ -346,6 +346,7 @@ public final class SmafDevice: Sendable {
     public func status(viewer: UInt32? = nil) -> JSONValue {
         let t = buffers.totals
         let c = counters.withLock { $0 }
+        let seesEveryone = viewer.map { $0 == 0 || $0 == geteuid() } ?? true
         return .object([
             ("device", .string(devicePath)),
             ("live_buffers", .uint(UInt64(t.buffers))),
@@ -353,10 +354,7 @@ public final class SmafDevice: Sendable {
             ("secure_buffers", .uint(UInt64(t.secure))),
             ("created_total", .uint(lifetime?.createdTotal ?? 0)),
             ("handoff_connections", .uint(UInt64(handoff?.channelCount ?? 0))),
-            ("by_uid", .array(buffers.totalsByUID.filter { u in
-                guard let viewer, viewer != 0, viewer != geteuid() else { return true }
-                return u.uid == viewer
-            }.map { u in
+            ("by_uid", .array(buffers.totalsByUID.filter { seesEveryone || $0.uid == viewer }.map { u in
                 .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))])
             })),
             ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),
