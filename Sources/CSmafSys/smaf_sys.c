@@ -113,6 +113,11 @@ int smaf_sys_inotify_watch_deletion(int ifd, const char *path)
 	return inotify_add_watch(ifd, path, IN_DELETE_SELF);
 }
 
+int smaf_sys_inotify_watch_last_close(int ifd, const char *path)
+{
+	return inotify_add_watch(ifd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+}
+
 int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -125,8 +130,9 @@ int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx)
 			return events;
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *e = (struct inotify_event *)p;
-			/* IN_IGNORED closes every watch's life, whatever ended it. */
-			if (e->mask & IN_IGNORED)
+			/* IN_IGNORED closes every watch's life, whatever ended it;
+			 * a close event ends a last-close watch's buffer. */
+			if (e->mask & (IN_IGNORED | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
 				gone(e->wd, ctx);
 			events++;
 			p += sizeof(struct inotify_event) + e->len;

@@ -94,14 +94,16 @@ public final class HandoffClient {
         }
     }
 
-    /// An info or status answer (JSON text).
-    public func query(_ kind: UInt32) throws(SmafClientError) -> String {
+    /// An info, status or buffer answer (JSON text); `argument` goes in the
+    /// message's length field (queryBuffer: an fd number of this process).
+    public func query(_ kind: UInt32, argument: UInt64 = 0) throws(SmafClientError) -> String {
         var msg = [UInt8](repeating: 0, count: HandoffProtocol.messageSize)
         msg.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: HandoffProtocol.magic, toByteOffset: 0, as: UInt32.self)
             raw.storeBytes(of: HandoffProtocol.version, toByteOffset: 4, as: UInt32.self)
             raw.storeBytes(of: HandoffProtocol.queryToken, toByteOffset: 8, as: Int32.self)
             raw.storeBytes(of: kind, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: argument, toByteOffset: 16, as: UInt64.self)
         }
         let n = msg.withUnsafeBytes { send(sock, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard n == msg.count else { throw SmafClientError(errno, "sending a query to \(socketPath)") }

@@ -21,14 +21,25 @@ public enum AllocatorRegistrationError: Error, Equatable, CustomStringConvertibl
 
 /// The ranked allocator list (spec §3.2): ranking descending, then name in
 /// byte order. One lock covers it (the original walked it unlocked, B11).
+/// A secure module that can enforce its policy only on some allocators'
+/// buffers puts those first (`preferring`), so unnamed buffers get them.
 public final class AllocatorRegistry: Sendable {
     private struct State {
         var ranked: [any Allocator] = []
         var byName: [String: Int] = [:]  // name -> index in `ranked`
     }
     private let state = Mutex(State())
+    private let preferring: @Sendable (any Allocator) -> Bool
 
-    public init() {}
+    public init(preferring: @escaping @Sendable (any Allocator) -> Bool = { _ in true }) {
+        self.preferring = preferring
+    }
+
+    /// A registry for a daemon with this secure module: the allocators whose
+    /// buffers it can enforce its policy on come first.
+    public convenience init(securing module: (any SecureModule)?) {
+        self.init(preferring: { a in module?.canEnforce(on: a.properties) ?? true })
+    }
 
     public func register(_ allocator: any Allocator) throws(AllocatorRegistrationError) {
         let name = allocator.name
@@ -41,7 +52,9 @@ public final class AllocatorRegistry: Sendable {
             s.ranked.append(allocator)
             // Byte-order name comparison equals strcmp for ASCII names.
             s.ranked.sort { a, b in
-                a.ranking != b.ranking ? a.ranking > b.ranking : a.name < b.name
+                let (pa, pb) = (preferring(a), preferring(b))
+                if pa != pb { return pa }
+                return a.ranking != b.ranking ? a.ranking > b.ranking : a.name < b.name
             }
             s.byName = Dictionary(uniqueKeysWithValues: s.ranked.enumerated().map { ($1.name, $0) })
             return false
@@ -73,16 +86,27 @@ public final class AllocatorRegistry: Sendable {
 
     /// The allocator for an unnamed buffer (spec §3.8): with no devices the
     /// first in rank order, match() not consulted; otherwise the first whose
-    /// match() accepts the devices. nil if none (the driver crashed on an
-    /// empty list, B4).
-    public func choose(for devices: [DeviceConstraint]) -> (any Allocator)? {
+    /// match() accepts the devices. Either way only allocators that can make
+    /// this buffer at all (its size; read-only if SMAF_RDWR is not asked
+    /// for) count. nil if none (the driver crashed on an empty list, B4).
+    public func choose(for devices: [DeviceConstraint], length: UInt64 = 0, readWrite: Bool = true) -> (any Allocator)? {
         state.withLock { s in
-            devices.isEmpty ? s.ranked.first : s.ranked.first { $0.matches(devices) }
+            s.ranked.first { a in
+                a.canServe(length: length, readWrite: readWrite) && (devices.isEmpty || a.matches(devices))
+            }
         }
     }
 
     public func lookup(_ name: String) -> (any Allocator)? {
         state.withLock { s in s.byName[name].map { s.ranked[$0] } }
+    }
+
+    /// `text` with every byte outside the name alphabet (printable ASCII
+    /// without space) mapped to '_', cut to fit name[64] with its NUL: a name
+    /// made from a kernel's name for something (a heap, a DRM driver).
+    public static func validName(_ text: String) -> String {
+        let bytes = text.utf8.prefix(SmafABI.maxNameLength - 1).map { isNameByte($0) ? $0 : UInt8(ascii: "_") }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     @inline(__always)

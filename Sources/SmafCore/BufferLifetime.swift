@@ -6,15 +6,29 @@ import Synchronization
 import Glibc
 #endif
 
+/// How the end of a buffer shows in inotify (design §3, §6).
+public enum BufferLifetimeKind: Sendable, Equatable {
+    /// A memfd: one inode, possibly several open files (smafd's own, the
+    /// read-only reopen). IN_DELETE_SELF, then IN_IGNORED, arrive when the
+    /// inode dies: last fd and last mapping gone. The watch does not pin it.
+    case inode
+    /// A file that exists once and is shared by every fd and mapping (a
+    /// dma-buf, a memfd_secret): its single close event (IN_CLOSE_WRITE, or
+    /// IN_CLOSE_NOWRITE for a read-only one) is the last reference going,
+    /// an importer's handle included. A secretmem inode is pinned by the
+    /// watch, so the watch is removed at that event.
+    case lastClose
+}
+
 /// Keeps the buffer table in step with the kernel's own reference counting
 /// (design §2): smafd holds no reference to a buffer after handing it over,
-/// only an inotify watch on its inode. IN_IGNORED arrives when the last fd
-/// and the last mapping are gone, and the record is dropped then.
+/// only an inotify watch on it, and drops the record when the watch reports
+/// the buffer gone (see BufferLifetimeKind).
 public final class BufferLifetime: Sendable {
     public let table: BufferTable
     /// Non-blocking inotify descriptor; the event loop polls it and calls drain().
     public let inotifyFD: Int32
-    private let watches = Mutex([Int32: FileIdentity]())
+    private let watches = Mutex([Int32: (identity: FileIdentity, kind: BufferLifetimeKind)]())
     private let created = Atomic<UInt64>(0)
     let logger: Logger
 
@@ -34,25 +48,28 @@ public final class BufferLifetime: Sendable {
     /// Starts tracking the buffer open as `fd` in smafd. Must be called while
     /// smafd still holds `fd`, so the inode cannot die before it is watched.
     /// Watch exhaustion (fs.inotify.max_user_watches) is ENOSPC.
-    public func track(fd: Int32, record: BufferRecord, within limits: Limits = .unlimited) throws(SmafErrno) -> FileIdentity {
-        let identity = try watch(fd: fd)
+    public func track(fd: Int32, kind: BufferLifetimeKind = .inode, record: BufferRecord,
+                      within limits: Limits = .unlimited) throws(SmafErrno) -> FileIdentity {
+        let identity = try watch(fd: fd, kind: kind)
         try self.record(record, for: identity, within: limits)
         return identity
     }
 
     /// The first half of `track`: identify `fd` and watch its inode. A
     /// watched file with no record is simply ignored when it goes away.
-    public func watch(fd: Int32) throws(SmafErrno) -> FileIdentity {
+    public func watch(fd: Int32, kind: BufferLifetimeKind = .inode) throws(SmafErrno) -> FileIdentity {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .ENOMEM }
         let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-        let wd = smaf_sys_inotify_watch_deletion(inotifyFD, "/proc/self/fd/\(fd)")
+        let path = "/proc/self/fd/\(fd)"
+        let wd = kind == .inode ? smaf_sys_inotify_watch_deletion(inotifyFD, path)
+                                : smaf_sys_inotify_watch_last_close(inotifyFD, path)
         guard wd >= 0 else {
             let e = errno
             logger.warning("cannot watch a new buffer (\(String(cString: strerror(e)))); raise fs.inotify.max_user_watches")
             throw e == ENOSPC ? .ENOSPC : .ENOMEM
         }
-        watches.withLock { $0[wd] = identity }
+        watches.withLock { $0[wd] = (identity, kind) }
         return identity
     }
 
@@ -75,8 +92,11 @@ public final class BufferLifetime: Sendable {
     public func drain() -> Int {
         let n = smaf_sys_inotify_drain(inotifyFD, { wd, ctx in
             let me = Unmanaged<BufferLifetime>.fromOpaque(ctx!).takeUnretainedValue()
-            if let identity = me.watches.withLock({ $0.removeValue(forKey: wd) }) {
-                me.table.remove(identity)
+            if let watch = me.watches.withLock({ $0.removeValue(forKey: wd) }) {
+                me.table.remove(watch.identity)
+                // The file is gone; the watch would only pin its inode (and a
+                // secretmem inode's pages). Its IN_IGNORED finds no entry.
+                if watch.kind == .lastClose { inotify_rm_watch(me.inotifyFD, wd) }
             }
         }, Unmanaged.passUnretained(self).toOpaque())
         return Int(max(n, 0))

@@ -23,8 +23,8 @@ public protocol CallerEnvironment: Sendable {
     func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity?
     /// The process (thread group) a thread belongs to.
     func processID(ofThread tid: Int32) -> Int32?
-    /// Whether fd `fd` of thread `tid` is a memfd named as smafd names its
-    /// buffers. Asked only for fds that are not in the buffer table: such an
+    /// Whether fd `fd` of thread `tid` is a memfd or dma-buf named as smafd
+    /// names its buffers. Asked only for fds that are not in the buffer table: such an
     /// fd is a buffer of an earlier smafd instance (or a look-alike), whose
     /// secure state this instance cannot know.
     func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool
@@ -58,8 +58,8 @@ public struct ProcFSEnvironment: CallerEnvironment {
         var target = [CChar](repeating: 0, count: 64)
         let n = withProcFDPath(tid: tid, fd: fd) { readlink($0, &target, target.count - 1) }
         guard n > 0 else { return false }
-        let prefix = "/memfd:\(smafBufferMemfdName)"
-        return String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix(prefix)
+        let link = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return link.hasPrefix("/memfd:\(smafBufferMemfdName)") || link.hasPrefix("/dmabuf:smaf:")
     }
 
     public func processID(ofThread tid: Int32) -> Int32? {

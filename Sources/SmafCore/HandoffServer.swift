@@ -21,12 +21,24 @@ public enum HandoffProtocol {
     public static let queryToken: Int32 = -1
     public static let queryInfo: UInt32 = 1
     public static let queryStatus: UInt32 = 2
+    /// What smafd knows of one of the asker's buffers: `length` carries the
+    /// fd number in the asking process.
+    public static let queryBuffer: UInt32 = 3
     public static let queryMax = 65536
 
     /// The 24-byte message: magic, protocol, token, flags, length.
     static func message(token: Int32, flags: UInt32, length: UInt64) -> (UInt32, UInt32, Int32, UInt32, UInt64) {
         (magic, version, token, flags, length)
     }
+}
+
+/// A question asked on a handoff channel, with who asked it.
+public struct HandoffQuery: Sendable {
+    public let kind: UInt32
+    public let uid: UInt32
+    public let pid: Int32
+    /// The message's length field: the kind's argument.
+    public let argument: UInt64
 }
 
 /// Hands buffer fds to the process that asked for them (design §2.1): a
@@ -55,7 +67,7 @@ public final class HandoffServer: Sendable {
     /// snapshot may count up to this many such channels.
     public static let acceptsPerTurn = 16
     private let stopping = Atomic(false)
-    private let responder = Mutex<(@Sendable (UInt32, UInt32) -> JSONValue?)?>(nil)
+    private let responder = Mutex<(@Sendable (HandoffQuery) -> JSONValue?)?>(nil)
     private let loopThread = Mutex<pthread_t?>(nil)
 
     /// Creates `directory` (0755, owned by us) if needed and listens on
@@ -155,8 +167,8 @@ public final class HandoffServer: Sendable {
     public var channelCount: Int { channels.withLock { $0.values.reduce(0) { $0 + $1.count } } }
 
     /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel;
-    /// `answer` gets the kind and the asking peer's uid (SO_PEERCRED).
-    public func setQueryResponder(_ answer: @escaping @Sendable (_ kind: UInt32, _ uid: UInt32) -> JSONValue?) {
+    /// `answer` gets the query with the asking peer's uid and pid (SO_PEERCRED).
+    public func setQueryResponder(_ answer: @escaping @Sendable (HandoffQuery) -> JSONValue?) {
         responder.withLock { $0 = answer }
     }
 
@@ -223,12 +235,13 @@ public final class HandoffServer: Sendable {
         }
     }
 
-    private func answerQuery(_ msg: [UInt8], on fd: Int32, from uid: UInt32) {
+    private func answerQuery(_ msg: [UInt8], on fd: Int32, from uid: UInt32, pid: Int32) {
         let field = { (off: Int) -> UInt32 in msg.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: UInt32.self) } }
         guard field(0) == HandoffProtocol.magic, field(4) == HandoffProtocol.version,
               Int32(bitPattern: field(8)) == HandoffProtocol.queryToken else { return }
         let kind = field(12)
-        let answer = responder.withLock { $0 }?(kind, uid)
+        let argument = msg.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }
+        let answer = responder.withLock { $0 }?(HandoffQuery(kind: kind, uid: uid, pid: pid, argument: argument))
         var body = Array((answer?.rendered ?? "").utf8)
         if body.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize { body = [] }
         var reply = withUnsafeBytes(of: HandoffProtocol.message(token: HandoffProtocol.queryToken, flags: kind,
@@ -275,7 +288,7 @@ public final class HandoffServer: Sendable {
         var received: Int32 = -1
         let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(fd, $0.baseAddress, $0.count, &received, 1) }
         if received >= 0 { close(received) }
-        if n == HandoffProtocol.messageSize { answerQuery(buf, on: fd, from: uid) }
+        if n == HandoffProtocol.messageSize { answerQuery(buf, on: fd, from: uid, pid: pid) }
         let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
         guard gone else { return }

@@ -38,6 +38,10 @@ public protocol SecureModule: Sendable {
     /// Enforcement to apply before a buffer becomes secure; an errno refuses
     /// the SET and leaves the buffer as it was.
     func willSecure(_ buffer: BufferAccess) -> SmafErrno?
+    /// Whether the policy can be enforced on buffers with these properties;
+    /// SET_SECURE_FLAG(1) is refused on the others (never report a buffer
+    /// secure that is not), and the registry ranks these first.
+    func canEnforce(on buffers: AllocatorProperties) -> Bool
     func createContext() -> SecureContext?
     /// false keeps the buffer secure and SET_SECURE(0) fails with EINVAL.
     func destroyContext(_ context: SecureContext) -> Bool
@@ -51,6 +55,7 @@ public struct TestSecureModule: SecureModule {
     public let summary = "secure is a flag only; CPU mappings of secure buffers are allowed"
     public init() {}
     public func willSecure(_ buffer: BufferAccess) -> SmafErrno? { nil }
+    public func canEnforce(on buffers: AllocatorProperties) -> Bool { true }
     public func createContext() -> SecureContext? { SecureContext(module: name) }
     public func destroyContext(_ context: SecureContext) -> Bool { true }
     public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }
@@ -62,7 +67,8 @@ public struct TestSecureModule: SecureModule {
 /// which writable shared mappings and write(2) fail with EPERM. The kernel
 /// refuses the seal while a writable shared mapping exists (EBUSY), and a
 /// seal can never be removed, so un-securing clears the flag but the buffer
-/// stays write-sealed.
+/// stays write-sealed. Only memfds take seals: dma-bufs (heap, udmabuf, DRM)
+/// and secretmem buffers cannot be secured under this policy.
 public struct DenyCPUSecureModule: SecureModule {
     public let name = "deny-cpu"
     public let summary = "CPU writes to secure buffers are refused (memfd write seal; permanent)"
@@ -73,6 +79,7 @@ public struct DenyCPUSecureModule: SecureModule {
         if smaf_sys_add_seals(fd, SMAF_SEAL_WRITE) == 0 { return nil }
         return errno == EBUSY ? .EBUSY : .EINVAL
     }
+    public func canEnforce(on buffers: AllocatorProperties) -> Bool { buffers.writeSealable }
     public func createContext() -> SecureContext? { SecureContext(module: name) }
     public func destroyContext(_ context: SecureContext) -> Bool { true }
     public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { false }

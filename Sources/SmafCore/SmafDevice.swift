@@ -1,3 +1,4 @@
+import CSmafSys
 import Logging
 import Synchronization
 
@@ -124,9 +125,11 @@ public final class SmafDevice: Sendable {
         guard roundedLength(data.length) != nil else {
             return refuse(.EINVAL, request: rq, caller: caller, "length \(data.length) overflows page rounding")
         }
+        var named: (any Allocator)?
         if data.name[0] != 0 {
             data.name[SmafABI.maxNameLength - 1] = 0  // visible in the echoed struct, as in the driver
-            guard registry.lookup(data.name) != nil else {
+            named = registry.lookup(data.name)
+            guard named != nil else {
                 return refuse(.EINVAL, request: rq, caller: caller, "no allocator named '\(data.name.string)'")
             }
         }
@@ -141,17 +144,36 @@ public final class SmafDevice: Sendable {
             warnNoHandoffChannelOnce(pid: pid, caller)
             return refuse(.ENOTCONN, request: rq, caller: caller, "process \(pid) has no handoff channel to receive the buffer fd")
         }
-        guard let allocator = data.name[0] != 0 ? registry.lookup(data.name) : registry.choose(for: []) else {
-            return refuse(.EINVAL, request: rq, caller: caller, "no allocator is registered")
-        }
         let size = roundedLength(data.length)!
         guard size <= limits.maxBufferSize else {
             return refuse(.ENOMEM, request: rq, caller: caller,
                           "limit: \(size) bytes is more than --max-buffer-size \(limits.maxBufferSize)")
         }
+        let readWrite = data.flags & SmafABI.flagRDWR != 0
+        let allocator: any Allocator
+        if let named {
+            // A named buffer uses that allocator unconditionally (spec §3.8),
+            // as far as it can make such a buffer at all.
+            let p = named.properties
+            guard size <= p.maxSize else {
+                return refuse(.EINVAL, request: rq, caller: caller, "\(named.name) makes buffers of at most \(p.maxSize) bytes; \(size) asked")
+            }
+            guard readWrite || p.readOnly else {
+                return refuse(.EINVAL, request: rq, caller: caller,
+                              "\(named.name) cannot make read-only buffers (its exports are always writable); ask for SMAF_RDWR")
+            }
+            allocator = named
+        } else if let chosen = registry.choose(for: [], length: size, readWrite: readWrite) {
+            allocator = chosen
+        } else {
+            return refuse(.EINVAL, request: rq, caller: caller, registry.count == 0 ? "no allocator is registered"
+                          : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
+        }
+        let props = allocator.properties
+        let serial = nextToken.add(1, ordering: .relaxed).newValue
         let memfd: Int32
         var prepared: FileIdentity?
-        do throws(SmafErrno) {
+        do throws(AllocationFailure) {
             if allocator.usesPlainMemfd, let p = pool?.take() {
                 memfd = p.fd
                 prepared = p.identity
@@ -160,16 +182,21 @@ public final class SmafDevice: Sendable {
                     throw error
                 }
             } else {
-                memfd = try allocator.allocate(length: size)
+                memfd = try allocator.allocate(AllocationRequest(length: size, readWrite: readWrite, recipient: pid))
             }
         } catch {
-            return refuse(error, request: rq, caller: caller, "\(allocator.name) could not allocate \(size) bytes")
+            return refuse(error.errno, request: rq, caller: caller, "\(allocator.name) could not allocate \(size) bytes: \(error.reason)")
         }
         defer { close(memfd) }
-        // Without SMAF_RDWR the caller gets a read-only open of the same file,
-        // so a writable shared mapping fails with EACCES as on the driver.
+        // Named so fdinfo, /proc/PID/fd links and debugfs show whose it is.
+        if props.dmabuf, smaf_sys_dmabuf_set_name(memfd, "smaf:\(caller.uid):\(serial)") != 0 {
+            logger.debug("could not name a \(allocator.name) buffer: \(String(cString: strerror(errno)))")
+        }
+        // Without SMAF_RDWR the caller gets a read-only file, so a writable
+        // shared mapping fails with EACCES as on the driver: dma-buf
+        // exporters make one themselves; a memfd is reopened read-only.
         var handle = memfd
-        if data.flags & SmafABI.flagRDWR == 0 {
+        if !readWrite && props.lifetime == .inode {
             handle = open("/proc/self/fd/\(memfd)", O_RDONLY | O_CLOEXEC)
             guard handle >= 0 else { return refuse(.ENOMEM, request: rq, caller: caller, "cannot reopen the buffer read-only") }
         }
@@ -181,7 +208,7 @@ public final class SmafDevice: Sendable {
                 try lifetime.record(record, for: prepared, within: limits)
                 identity = prepared
             } else {
-                identity = try lifetime.track(fd: memfd, record: record, within: limits)
+                identity = try lifetime.track(fd: memfd, kind: props.lifetime, record: record, within: limits)
             }
         } catch {
             return refuse(error, request: rq, caller: caller, error == .EMFILE || error == .ENOMEM
@@ -190,7 +217,7 @@ public final class SmafDevice: Sendable {
         }
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
-        let token = -2 - Int32(bitPattern: nextToken.add(1, ordering: .relaxed).newValue & 0x3FFF_FFFF)
+        let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)
         if let e = handoff.deliver(fd: handle, token: token, flags: data.flags, length: size, to: pid) {
             lifetime.forget(identity)
             return refuse(e, request: rq, caller: caller, "the buffer could not be sent to process \(pid)")
@@ -272,6 +299,13 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, "fd \(data.fd) is not open in thread \(caller.tid)")
         }
         let wantSecure = data.secure != 0
+        // Never report a buffer secure that the policy cannot enforce (a
+        // deny-cpu seal does not apply to a dma-buf): refuse with EINVAL.
+        if wantSecure, let record = buffers.record(for: identity), record.secure == nil,
+           let props = registry.lookup(record.allocator)?.properties, !module.canEnforce(on: props) {
+            return refuse(.EINVAL, request: rq, caller: caller,
+                          "\(module.name) cannot be enforced on \(record.allocator) buffers (\(props.backing)); the buffer stays non-secure")
+        }
         var failure = SmafErrno.EINVAL
         let outcome: String? = buffers.update(identity) { record -> String? in
             if wantSecure {
@@ -332,9 +366,38 @@ public final class SmafDevice: Sendable {
             ("handoff_socket", .string(handoff?.socketPath ?? "")),
             ("page_size", .uint(pageSize)),
             ("allocators", .array(registry.allocators.enumerated().map { i, a in
-                .object([("index", .int(Int64(i))), ("name", .string(a.name)),
-                         ("ranking", .int(Int64(a.ranking))), ("backing", .string(a.backing))])
+                let p = a.properties
+                return .object([
+                    ("index", .int(Int64(i))), ("name", .string(a.name)), ("ranking", .int(Int64(a.ranking))),
+                    ("dmabuf", .bool(p.dmabuf)), ("contiguous", .bool(p.contiguous)), ("lazy", .bool(p.lazy)),
+                    ("max_size", .uint(p.maxSize)), ("read_only", .bool(p.readOnly)),
+                    ("secure_enforced", .bool(secureModule?.canEnforce(on: p) ?? false)),
+                    ("backing", .string(p.backing)),
+                ])
             })),
+        ])
+    }
+
+    /// The answer to a query on a handoff channel (nil: unknown kind).
+    public func answer(_ q: HandoffQuery) -> JSONValue? {
+        switch q.kind {
+        case HandoffProtocol.queryInfo: return info()
+        case HandoffProtocol.queryStatus: return status(viewer: q.uid)
+        case HandoffProtocol.queryBuffer: return describeBuffer(fd: q.argument, of: q.pid, viewer: q.uid)
+        default: return nil
+        }
+    }
+
+    /// One buffer the asking process holds as `fd`: which allocator made it,
+    /// its size, flags and secure state. Only the asker's own fds resolve,
+    /// and only buffers its uid owns (or any, for root) are described.
+    public func describeBuffer(fd: UInt64, of pid: Int32, viewer uid: UInt32) -> JSONValue {
+        guard fd <= UInt64(Int32.max), let identity = environment.fileIdentity(ofFD: Int32(fd), inThread: pid),
+              let r = buffers.record(for: identity), uid == 0 || r.ownerUID == uid
+        else { return .object([("buffer", .bool(false))]) }
+        return .object([
+            ("buffer", .bool(true)), ("allocator", .string(r.allocator)), ("length", .uint(r.length)),
+            ("flags", .uint(UInt64(r.flags))), ("owner_uid", .uint(UInt64(r.ownerUID))), ("secure", .bool(r.secure != nil)),
         ])
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SmafClient
 import SmafCore
+import CSmafSys
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,13 @@ struct Create: ParsableCommand {
         fstat(fd, &st)
         let mapped = Int(st.st_size)
         report["buffer_bytes"] = mapped
-        report["allocator"] = name.isEmpty ? "(rank 0)" : name
+        // Which allocator smafd chose is its decision: ask it about this fd.
+        let described = try options.query(HandoffProtocol.queryBuffer, argument: UInt64(fd), on: client)
+        report["allocator"] = described["allocator"] as? String ?? (name.isEmpty ? "?" : name)
+        var expName = [CChar](repeating: 0, count: 64)
+        if smaf_sys_dmabuf_exp_name(fd, &expName, expName.count) == 0 {
+            report["dmabuf_exporter"] = String(cString: expName)
+        }
 
         if secure {
             switch handle.setSecure(fd: fd, true) {
@@ -69,7 +76,8 @@ struct Create: ParsableCommand {
         if options.json {
             printJSON(report)
         } else {
-            print("created \(humanBytes(UInt64(mapped))) buffer (fd \(fd), allocator \(report["allocator"]!)\(secure ? ", secure" : "")) in \(report["create_us"]!) us")
+            let kind = (report["dmabuf_exporter"] as? String).map { "dma-buf of \($0)" } ?? "not a dma-buf"
+            print("created \(humanBytes(UInt64(mapped))) buffer (fd \(fd), allocator \(report["allocator"]!), \(kind)\(secure ? ", secure" : "")) in \(report["create_us"]!) us")
             print(String(format: "mapped in %d us; wrote the pattern in %d us (%.0f MiB/s, first touch); verified in %d us: %@",
                          report["mmap_us"] as! Int, writeUs, report["write_mib_per_s"] as! Double, verifyUs,
                          bad < 0 ? "ok" : "MISMATCH at byte \(bad * 8)"))

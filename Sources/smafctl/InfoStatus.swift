@@ -17,12 +17,16 @@ struct Info: ParsableCommand {
         print("secure module   \(s("secure_module")): \(s("secure_policy"))")
         print("handoff socket  \(s("handoff_socket"))")
         print("page size       \(info["page_size"] as? Int ?? 0) bytes")
-        var table = TextTable(["index", "allocator", "ranking", "backing"], rightAligned: [0, 2])
+        var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "lazy", "max size", "secure", "backing"],
+                              rightAligned: [0, 2, 6])
         for a in info["allocators"] as? [[String: Any]] ?? [] {
+            let yes = { (k: String) in a[k] as? Bool == true ? "yes" : "no" }
+            let max = (a["max_size"] as? NSNumber)?.uint64Value ?? 0
             table.add(["\(a["index"] as? Int ?? 0)", a["name"] as? String ?? "?", "\(a["ranking"] as? Int ?? 0)",
-                       a["backing"] as? String ?? ""])
+                       yes("dmabuf"), yes("contiguous"), yes("lazy"), max >= UInt64(Int64.max) ? "-" : humanBytes(max),
+                       a["secure_enforced"] as? Bool == true ? "enforced" : "refused", a["backing"] as? String ?? ""])
         }
-        print("allocators (index 0 serves unnamed buffers):")
+        print("allocators (an unnamed buffer gets the first that can make it; secure: whether SET_SECURE_FLAG can be enforced):")
         print(table.render())
     }
 }

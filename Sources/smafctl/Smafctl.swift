@@ -35,8 +35,11 @@ struct CommonOptions: ParsableArguments {
     /// Asks the device's smafd a query (HandoffProtocol.queryInfo/queryStatus)
     /// and parses its JSON answer.
     func query(_ kind: UInt32) throws -> [String: Any] {
-        let client = try handoff(try open())
-        let text = try wrap { try client.query(kind) }
+        try query(kind, on: try handoff(try open()))
+    }
+
+    func query(_ kind: UInt32, argument: UInt64 = 0, on client: HandoffClient) throws -> [String: Any] {
+        let text = try wrap { try client.query(kind, argument: argument) }
         guard let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
             throw Failure("smafd answered with something that is not a JSON object")
         }

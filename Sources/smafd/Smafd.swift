@@ -55,6 +55,29 @@ struct Smafd: ParsableCommand {
     var aliases: [String] = []
 
     @Option(help: ArgumentHelp(
+        "Probe and offer only these allocators (comma-separated names).",
+        discussion: """
+            By default every allocator that works on this host is offered: smaf-heap-<heap> for each \
+            /dev/dma_heap/<heap>, smaf-udmabuf, smaf-udmabuf-hugetlb (when huge pages are reserved), \
+            smaf-vgem (when vgem is loaded), smaf-drm-<driver> for each --drm-device, smaf-memfd and \
+            smaf-secretmem. Each is registered only if a probe allocation succeeds.
+            """,
+        valueName: "list"))
+    var allocators: String?
+
+    @Option(name: .customLong("rank"), help: ArgumentHelp(
+        "Give allocator NAME the ranking N (repeatable); bigger is preferred.",
+        discussion: "GET_INFO lists allocators by ranking and an unnamed CREATE takes the first that can make the buffer.",
+        valueName: "NAME=N"))
+    var ranks: [String] = []
+
+    @Option(name: .customLong("drm-device"), help: ArgumentHelp(
+        "Also offer dumb buffers of this DRM primary node, e.g. /dev/dri/card0 (repeatable).",
+        discussion: "vgem is used without this option. smafd drops the DRM master role that opening a primary node may give it.",
+        valueName: "path"))
+    var drmDevices: [String] = []
+
+    @Option(help: ArgumentHelp(
         "Directory of the handoff socket (<dir>/<devname>.sock).",
         discussion: "Created 0755 if missing; it must belong to smafd's user and be writable by nobody else."))
     var socketDir = "/run/smaf"
@@ -123,7 +146,8 @@ struct Smafd: ParsableCommand {
             throw ExitCode(1)
         }
 
-        let registry = try makeRegistry()
+        let module = secureModule.makeModule()
+        let registry = try makeRegistry(module, logger)
         let target = try user.map { try PrivilegeDrop.resolve($0) }
         let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
         let pool = MemfdPool(lifetime: lifetime)
@@ -138,15 +162,9 @@ struct Smafd: ParsableCommand {
             throw ExitCode(1)
         }
         defer { handoff.stop() }
-        let device = SmafDevice(registry: registry, secureModule: secureModule.makeModule(),
+        let device = SmafDevice(registry: registry, secureModule: module,
                                 handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)", logger: logger)
-        handoff.setQueryResponder { [device] kind, uid in
-            switch kind {
-            case HandoffProtocol.queryInfo: return device.info()
-            case HandoffProtocol.queryStatus: return device.status(viewer: uid)
-            default: return nil
-            }
-        }
+        handoff.setQueryResponder { [device] q in device.answer(q) }
         let notify = SystemdNotify()
 
         // Detach before any thread exists; the parent waits until the node is there.
@@ -201,19 +219,53 @@ struct Smafd: ParsableCommand {
             return "?"
         }
         let allocators = device.registry.allocators.map { "\($0.name) (ranking \($0.ranking), \($0.backing))" }
+        let l = device.limits
+        let memory = Limits.defaults
+        func size(_ v: UInt64, _ d: UInt64) -> String { v == d ? "\(v) bytes (physical memory)" : "\(v) bytes" }
         logger.info("smafd \(SmafVersion.string) starting on kernel \(value("kernel"))", metadata: [
             "device": "\(device.devicePath)",
             "secure-module": "\(value("secure_module")): \(value("secure_policy"))",
             "allocators": "\(allocators.joined(separator: "; "))",
             "handoff": "\(value("handoff_socket"))",
-            "limits": "buffer size < 2^63 bytes; live buffers bounded by fs.inotify.max_user_watches",
+            "limits": """
+                buffer size <= \(size(l.maxBufferSize, memory.maxBufferSize)); per user: \(l.maxBuffersPerUser) live buffers, \
+                \(size(l.maxBytesPerUser, memory.maxBytesPerUser)); handoff channels per process: \(maxChannelsPerProcess); \
+                live buffers also bounded by fs.inotify.max_user_watches
+                """,
         ])
     }
 
-    /// smaf-memfd plus the --alias names.
-    private func makeRegistry() throws -> AllocatorRegistry {
-        let registry = AllocatorRegistry()
-        try registry.register(MemfdAllocator())
+    /// The allocators that work here (--allocators, --drm-device), ranked
+    /// (--rank; the secure module's enforceable ones first), plus --alias names.
+    private func makeRegistry(_ module: (any SecureModule)?, _ logger: Logger) throws -> AllocatorRegistry {
+        var overrides: [String: Int32] = [:]
+        for spec in ranks {
+            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let n = Int32(parts[1]) else {
+                throw ValidationError("--rank \(spec): expected NAME=N with N a 32-bit integer")
+            }
+            overrides[parts[0]] = n
+        }
+        let only = allocators.map { Set($0.split(separator: ",").map { String($0) }) }
+        let found = AllocatorDiscovery(only: only, drmDevices: drmDevices).discover()
+        for s in found.skipped {
+            logger.info("allocator \(s.name) not offered: \(s.reason)")
+        }
+        let registry = AllocatorRegistry(securing: module)
+        for a in found.allocators {
+            try registry.register(overrides.removeValue(forKey: a.name).map { RerankedAllocator(a, ranking: $0) } ?? a)
+        }
+        for name in overrides.keys.sorted() {
+            logger.warning("--rank \(name): no such allocator works on this host")
+        }
+        if let only {
+            for name in only.sorted() where registry.lookup(name) == nil {
+                logger.warning("--allocators: \(name) does not work on this host (or is unknown)")
+            }
+        }
+        guard registry.count > 0 else {
+            throw ValidationError("no allocator works on this host with --allocators \(allocators ?? "")")
+        }
         for spec in aliases {
             let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2, let target = registry.lookup(parts[1]) else {

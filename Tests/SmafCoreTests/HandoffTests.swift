@@ -32,18 +32,19 @@ final class HandoffTests: XCTestCase {
         _ = try? FileManager.default.removeItem(atPath: dir)
     }
 
-    private var me: Caller { Caller(tid: smaf_sys_gettid(), uid: getuid(), gid: getgid()) }
+    var me: Caller { Caller(tid: smaf_sys_gettid(), uid: getuid(), gid: getgid()) }
 
-    private func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()],
+    func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()],
                         limits: Limits = .defaults, pool: MemfdPool? = nil) throws -> SmafDevice {
-        let r = AllocatorRegistry()
+        let module = policy.makeModule()
+        let r = AllocatorRegistry(securing: module)
         for a in allocators { try r.register(a) }
-        return SmafDevice(registry: r, secureModule: policy.makeModule(), handoff: server, lifetime: lifetime,
+        return SmafDevice(registry: r, secureModule: module, handoff: server, lifetime: lifetime,
                           pool: pool, limits: limits, logger: logs.logger)
     }
 
     /// Connects like libsmaf does and waits for the welcome.
-    private func connectChannel() throws -> Int32 {
+    func connectChannel() throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
@@ -60,7 +61,7 @@ final class HandoffTests: XCTestCase {
         return fd
     }
 
-    private func receive(_ sock: Int32) throws -> (token: Int32, fd: Int32, length: UInt64) {
+    func receive(_ sock: Int32) throws -> (token: Int32, fd: Int32, length: UInt64) {
         var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
         guard poll(&p, 1, 5000) == 1 else { throw NoMessage() }
         var buf = [UInt8](repeating: 0, count: 64)
@@ -73,19 +74,19 @@ final class HandoffTests: XCTestCase {
         return (load(buf, 8), fd, load(buf, 16))
     }
 
-    private func load<T>(_ b: [UInt8], _ off: Int) -> T { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: T.self) } }
+    func load<T>(_ b: [UInt8], _ off: Int) -> T { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: T.self) } }
 
-    private func create(_ d: SmafDevice, length: UInt64 = 16385, flags: UInt32 = 0x80002, name: String = "") -> Result<SmafCreateData, SmafErrno> {
+    func create(_ d: SmafDevice, length: UInt64 = 16385, flags: UInt32 = 0x80002, name: String = "") -> Result<SmafCreateData, SmafErrno> {
         d.ioctl(request: SmafRequest.create.rawValue, input: createData(length: length, flags: flags, name: name).encoded, caller: me)
             .map { SmafCreateData(decoding: $0)! }
     }
 
-    private func status(_ d: SmafDevice) -> (buffers: UInt64, bytes: UInt64, channels: UInt32, secure: UInt32, total: UInt64) {
+    func status(_ d: SmafDevice) -> (buffers: UInt64, bytes: UInt64, channels: UInt32, secure: UInt32, total: UInt64) {
         let out = try! d.ioctl(request: SmafExtensionRequest.status.rawValue, input: [UInt8](repeating: 0, count: 128), caller: me).get()
         return (load(out, 8), load(out, 16), load(out, 24), load(out, 28), load(out, 32))
     }
 
-    private func secure(_ d: SmafDevice, _ fd: Int32, set value: UInt32? = nil) -> Result<UInt32, SmafErrno> {
+    func secure(_ d: SmafDevice, _ fd: Int32, set value: UInt32? = nil) -> Result<UInt32, SmafErrno> {
         var s = SmafSecureFlag()
         s.fd = fd
         if let value {
@@ -95,7 +96,7 @@ final class HandoffTests: XCTestCase {
         return d.ioctl(request: SmafRequest.getSecureFlag.rawValue, input: s.encoded, caller: me).map { SmafSecureFlag(decoding: $0)!.secure }
     }
 
-    private func waitUntilNoBuffers(_ d: SmafDevice) {
+    func waitUntilNoBuffers(_ d: SmafDevice) {
         for _ in 0..<200 where status(d).buffers != 0 { usleep(10_000) }
     }
 
@@ -226,9 +227,7 @@ final class HandoffTests: XCTestCase {
 
     func testQueriesAnswerWithInfoAndStatusJSON() throws {
         let d = try device(allocators: [MemfdAllocator(), NamedAllocator(name: "smaf-cma", ranking: 3)])
-        server.setQueryResponder { kind, uid in
-            kind == HandoffProtocol.queryInfo ? d.info() : kind == HandoffProtocol.queryStatus ? d.status(viewer: uid) : nil
-        }
+        server.setQueryResponder { q in d.answer(q) }
         let sock = try connectChannel()
         defer { close(sock) }
         _ = try create(d).get()

@@ -21,6 +21,8 @@ public final class CapturedLogs: Sendable {
     let lines = Mutex([(Logger.Level, String)]())
     public init() {}
     public func messages(at level: Logger.Level) -> [String] { lines.withLock { $0.filter { $0.0 == level }.map(\.1) } }
+    /// Whether any line, at any level, contains `text`.
+    public func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.1.contains(text) } } }
     public var logger: Logger {
         Logger(label: "test") { _ in Handler(sink: self) }
     }
@@ -38,23 +40,27 @@ public final class CapturedLogs: Sendable {
     }
 }
 
-/// An allocator with any name and ranking; with `requiredMask` it matches
-/// only device sets whose every DMA mask equals it (the CMA rule, §3.18).
+/// An allocator with any name, ranking and declared properties, whose
+/// buffers are memfds; with `requiredMask` it matches only device sets whose
+/// every DMA mask equals it (the CMA rule, §3.18).
 public struct NamedAllocator: Allocator {
     public let name: String
     public let ranking: Int32
     public var requiredMask: UInt64?
-    public init(name: String, ranking: Int32, requiredMask: UInt64? = nil) {
+    public var properties: AllocatorProperties
+    public init(name: String, ranking: Int32, requiredMask: UInt64? = nil, properties: AllocatorProperties? = nil) {
         self.name = name
         self.ranking = ranking
         self.requiredMask = requiredMask
+        var p = MemfdAllocator().properties
+        p.backing = "test"
+        self.properties = properties ?? p
     }
-    public var backing: String { "test" }
     public func matches(_ devices: [DeviceConstraint]) -> Bool {
         guard let m = requiredMask else { return true }
         return devices.allSatisfy { $0.coherentDMAMask == m }
     }
-    public func allocate(length: UInt64) throws(SmafErrno) -> Int32 { try MemfdAllocator().allocate(length: length) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try MemfdAllocator().allocate(request) }
 }
 
 public let caller = Caller(tid: 4242, uid: 1000, gid: 1000)

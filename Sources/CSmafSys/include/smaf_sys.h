@@ -31,7 +31,12 @@ int smaf_sys_inotify_init(void);
 /* Watch the inode `path` resolves to for its deletion (IN_DELETE_SELF; the
  * kernel adds IN_IGNORED when the watch goes). Returns the watch descriptor. */
 int smaf_sys_inotify_watch_deletion(int ifd, const char *path);
-/* Reads pending events; calls gone(wd, ctx) for each IN_IGNORED. Returns the
+/* Watch the file `path` resolves to for its last close (IN_CLOSE_WRITE |
+ * IN_CLOSE_NOWRITE): for files that exist once and are shared by every fd
+ * and mapping (a dma-buf, a memfd_secret), that event is the buffer's end. */
+int smaf_sys_inotify_watch_last_close(int ifd, const char *path);
+/* Reads pending events; calls gone(wd, ctx) for each IN_IGNORED and each
+ * close event (only last-close watches ask for those). Returns the
  * number of events read, 0 if none were pending, -1 on error. */
 int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx);
 

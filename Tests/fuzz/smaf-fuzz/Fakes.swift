@@ -62,6 +62,7 @@ struct ScriptedSecureModule: SecureModule {
     let destroyRefuses: Bool
 
     func willSecure(_ buffer: BufferAccess) -> SmafErrno? { willSecureResult }
+    func canEnforce(on buffers: AllocatorProperties) -> Bool { true }
     func createContext() -> SecureContext? { contextFails ? nil : TestSecureModule().createContext() }
     func destroyContext(_ context: SecureContext) -> Bool { !destroyRefuses }
     func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }

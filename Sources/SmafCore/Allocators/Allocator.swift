@@ -1,0 +1,153 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSmafSys
+
+/// A device that will use a buffer, as far as an allocator cares (spec
+/// §3.15/§3.18: CMA matched on the device's coherent DMA mask).
+public struct DeviceConstraint: Sendable, Equatable {
+    public var name: String
+    public var coherentDMAMask: UInt64
+    public init(name: String, coherentDMAMask: UInt64) {
+        self.name = name
+        self.coherentDMAMask = coherentDMAMask
+    }
+}
+
+/// What an allocator's buffers are, declared once: GET_INFO's order,
+/// `smafctl info` and the choice of an allocator for a request all read it.
+public struct AllocatorProperties: Sendable, Equatable {
+    /// A real dma-buf: kernel importers (V4L2, DRM PRIME) accept it.
+    public var dmabuf: Bool
+    /// Physically contiguous, guaranteed (not merely by chance).
+    public var contiguous: Bool
+    /// Pages are committed when first touched, not at CREATE.
+    public var lazy: Bool
+    /// The largest buffer it can make, in bytes.
+    public var maxSize: UInt64
+    /// It can hand out a read-only buffer (CREATE without SMAF_RDWR), so a
+    /// writable shared mapping fails with EACCES as on the driver.
+    public var readOnly: Bool
+    /// Its buffers are memfds the write seal applies to, which is how
+    /// `deny-cpu` enforces itself.
+    public var writeSealable: Bool
+    /// How smafd learns that a buffer is gone (see BufferLifetime).
+    public var lifetime: BufferLifetimeKind
+    /// What really backs the memory, for operators.
+    public var backing: String
+
+    public init(dmabuf: Bool, contiguous: Bool, lazy: Bool, maxSize: UInt64, readOnly: Bool,
+                writeSealable: Bool, lifetime: BufferLifetimeKind, backing: String) {
+        self.dmabuf = dmabuf
+        self.contiguous = contiguous
+        self.lazy = lazy
+        self.maxSize = maxSize
+        self.readOnly = readOnly
+        self.writeSealable = writeSealable
+        self.lifetime = lifetime
+        self.backing = backing
+    }
+}
+
+/// One buffer to make.
+public struct AllocationRequest: Sendable {
+    /// Bytes, already page-rounded and within the allocator's maxSize.
+    public var length: UInt64
+    /// SMAF_RDWR was asked for. Allocators whose `readOnly` property is true
+    /// must make a read-only file otherwise; memfd-backed ones are reopened
+    /// read-only by the caller instead.
+    public var readWrite: Bool
+    /// The process that will receive the buffer (for its resource limits).
+    public var recipient: Int32
+
+    public init(length: UInt64, readWrite: Bool = true, recipient: Int32 = getpid()) {
+        self.length = length
+        self.readWrite = readWrite
+        self.recipient = recipient
+    }
+}
+
+/// An allocator plug-in (spec §3.15): a name CREATE can ask for, a ranking
+/// that orders the list GET_INFO enumerates (index 0 = preferred), a match
+/// rule over the devices that will use a buffer, and the allocation itself.
+/// The plug-ins are the other files of this folder; AllocatorDiscovery
+/// probes which of them work on this host.
+public protocol Allocator: Sendable {
+    /// Printable ASCII, 1...63 bytes (the name must fit `name[64]` with its NUL).
+    var name: String { get }
+    /// Bigger is preferred.
+    var ranking: Int32 { get }
+    var properties: AllocatorProperties { get }
+    /// Can this allocator serve all of these devices?
+    func matches(_ devices: [DeviceConstraint]) -> Bool
+    /// A new file of exactly `request.length` bytes, zero-filled, owned by
+    /// the caller.
+    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32
+    /// True if its buffers are plain sealed memfds, so a memfd prepared ahead
+    /// of time (MemfdPool) can be sized and sealed instead of allocate().
+    var usesPlainMemfd: Bool { get }
+}
+
+extension Allocator {
+    public var usesPlainMemfd: Bool { false }
+    /// What really backs the memory, for operators.
+    public var backing: String { properties.backing }
+    /// A device can only import a dma-buf; with no device anything serves.
+    public func matches(_ devices: [DeviceConstraint]) -> Bool { devices.isEmpty || properties.dmabuf }
+    /// Whether it can make this buffer at all (size, read-only).
+    public func canServe(length: UInt64, readWrite: Bool) -> Bool {
+        length <= properties.maxSize && (readWrite || properties.readOnly)
+    }
+}
+
+/// Why an allocator could not make a buffer: the errno CREATE returns and a
+/// reason for smafd's log.
+public struct AllocationFailure: Error, Sendable {
+    public let errno: SmafErrno
+    public let reason: String
+    public init(_ errno: SmafErrno, _ reason: String) {
+        self.errno = errno
+        self.reason = reason
+    }
+
+    /// A failed system call, mapped the same way for every allocator: out of
+    /// memory (ENOMEM, ENOSPC from a pool, smafd out of descriptors) is
+    /// ENOMEM; anything else the exporter refused (a size the file can never
+    /// have, EFBIG, included) is EINVAL. The driver collapsed every failure
+    /// into EINVAL (see docs/differences.md).
+    public static func syscall(_ what: String, _ e: Int32 = Glibc.errno) -> AllocationFailure {
+        let mapped: SmafErrno
+        switch e {
+        case ENOMEM, ENOSPC, EMFILE, ENFILE, EAGAIN: mapped = .ENOMEM
+        default: mapped = .EINVAL
+        }
+        return AllocationFailure(mapped, "\(what): \(String(cString: strerror(e)))")
+    }
+}
+
+/// Closes `fd` if `body` throws, so no allocator leaves a half-made buffer.
+@inline(__always)
+func closing(_ fd: Int32, onError body: () throws(AllocationFailure) -> Void) throws(AllocationFailure) -> Int32 {
+    do { try body() } catch {
+        close(fd)
+        throw error
+    }
+    return fd
+}
+
+/// An exporter's device node, opened once at start (before smafd drops its
+/// privileges) and kept for the daemon's life.
+public final class ExporterNode: Sendable {
+    public let path: String
+    public let fd: Int32
+
+    /// nil (with errno set) if the node cannot be opened.
+    public init?(path: String, flags: Int32 = O_RDWR) {
+        let fd = open(path, flags | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        self.path = path
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+}

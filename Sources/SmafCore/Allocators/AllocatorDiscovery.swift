@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSmafSys
+
+/// Finds the allocators that work on this host: every exporter the kernel
+/// offers is opened (smafd does this before it drops privileges) and made to
+/// allocate one probe buffer; only those whose probe succeeds are offered.
+public struct AllocatorDiscovery {
+    /// Only these names are probed (nil: all).
+    public var only: Set<String>?
+    /// DRM nodes whose dumb buffers to offer besides vgem's (--drm-device).
+    public var drmDevices: [String]
+    public var devDirectory = "/dev"
+    public var sysDirectory = "/sys"
+    public var procDirectory = "/proc"
+    public let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+
+    public init(only: Set<String>? = nil, drmDevices: [String] = []) {
+        self.only = only
+        self.drmDevices = drmDevices
+    }
+
+    /// What was found: the working allocators, and for each exporter that is
+    /// present but does not work (or was not asked for), why.
+    public struct Outcome {
+        public var allocators: [any Allocator] = []
+        public var skipped: [(name: String, reason: String)] = []
+    }
+
+    public func discover() -> Outcome {
+        var out = Outcome()
+        func offer(_ name: String, _ make: () -> Result<any Allocator, AllocationFailure>) {
+            if let only, !only.contains(name) {
+                out.skipped.append((name, "not in --allocators"))
+                return
+            }
+            switch make() {
+            case .failure(let f): out.skipped.append((name, f.reason))
+            case .success(let a):
+                if let reason = probe(a) { out.skipped.append((name, reason)) } else { out.allocators.append(a) }
+            }
+        }
+
+        for heap in directoryEntries("\(devDirectory)/dma_heap") {
+            offer(DmaHeapAllocator.allocatorName(forHeap: heap)) {
+                DmaHeapAllocator(heap: heap, directory: "\(devDirectory)/dma_heap").map { .success($0) }
+                    ?? .failure(.syscall("open \(devDirectory)/dma_heap/\(heap)"))
+            }
+        }
+
+        let udmabufPath = "\(devDirectory)/udmabuf"
+        if access(udmabufPath, F_OK) == 0 {
+            let node = ExporterNode(path: udmabufPath)
+            let limit = UdmabufAllocator.sizeLimit(parameterFile: "\(sysDirectory)/module/udmabuf/parameters/size_limit_mb")
+            offer("smaf-udmabuf") {
+                node.map { .success(UdmabufAllocator(node: $0, memory: .shmem, sizeLimit: limit)) }
+                    ?? .failure(.syscall("open \(udmabufPath)"))
+            }
+            offer("smaf-udmabuf-hugetlb") {
+                guard let node else { return .failure(.syscall("open \(udmabufPath)")) }
+                guard let huge = hugePageSize(), reservedHugePages() > 0 else {
+                    return .failure(AllocationFailure(.ENOMEM, "no huge pages are reserved (vm.nr_hugepages is 0; boot with hugepages=N)"))
+                }
+                return .success(UdmabufAllocator(node: node, memory: .hugetlb(pageSize: huge), sizeLimit: limit))
+            }
+        }
+
+        // vgem is found by its platform device, so no other DRM node (a real
+        // display's) is ever opened unless the operator names it.
+        var drmPaths = directoryEntries("\(sysDirectory)/class/drm")
+            .filter { $0.hasPrefix("card") && !$0.contains("-") }
+            .filter { lastPathComponent(realPath("\(sysDirectory)/class/drm/\($0)/device")) == "vgem" }
+            .map { "\(devDirectory)/dri/\($0)" }
+        drmPaths += drmDevices.filter { !drmPaths.contains($0) }
+        for path in drmPaths {
+            let opened = DrmDumbAllocator.openNode(path)
+            guard let node = opened.node else {
+                out.skipped.append((path, opened.failure ?? "cannot open"))
+                continue
+            }
+            let allocator = DrmDumbAllocator(node: node, driver: opened.driver, pageSize: pageSize)
+            guard allocator.driver == "vgem" || drmDevices.contains(path) else { continue }
+            offer(allocator.name) { .success(allocator) }
+        }
+
+        offer("smaf-memfd") { .success(MemfdAllocator()) }
+        offer("smaf-secretmem") { .success(SecretmemAllocator()) }
+        return out
+    }
+
+    /// nil if the allocator made (and released) one page-sized buffer.
+    func probe(_ allocator: any Allocator) -> String? {
+        do throws(AllocationFailure) {
+            let fd = try allocator.allocate(AllocationRequest(length: pageSize, readWrite: true, recipient: getpid()))
+            close(fd)
+            return nil
+        } catch {
+            return "probe allocation failed: \(error.reason)"
+        }
+    }
+
+    /// The default huge page size (/proc/meminfo "Hugepagesize:", in kB).
+    func hugePageSize() -> UInt64? {
+        guard let text = readSmallFile("\(procDirectory)/meminfo") else { return nil }
+        let key = "Hugepagesize:"
+        return text.split(separator: "\n").first { $0.hasPrefix(key) }
+            .flatMap { firstNumber(in: $0.dropFirst(key.count)) }.map { $0 << 10 }
+    }
+
+    func reservedHugePages() -> UInt64 {
+        readSmallFile("\(procDirectory)/sys/vm/nr_hugepages").flatMap { firstNumber(in: $0) } ?? 0
+    }
+}

@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Reading what the kernel publishes in sysfs, procfs and /dev.
+
+/// The whole text of a small file (sysfs, procfs), or nil.
+func readSmallFile(_ path: String, limit: Int = 8192) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buf = [UInt8](repeating: 0, count: limit)
+    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    return n >= 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+}
+
+/// The first whitespace-separated word of `text` as a number.
+func firstNumber<S: StringProtocol>(in text: S) -> UInt64? {
+    text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { UInt64($0) }
+}
+
+/// Names in a directory, sorted, without "." and ".."; empty if unreadable.
+func directoryEntries(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+func realPath(_ path: String) -> String {
+    guard let p = realpath(path, nil) else { return "" }
+    defer { free(p) }
+    return String(cString: p)
+}
+
+func lastPathComponent(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? ""
+}
