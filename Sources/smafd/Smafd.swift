@@ -150,7 +150,9 @@ struct Smafd: ParsableCommand {
         let registry = try makeRegistry(module, logger)
         let target = try user.map { try PrivilegeDrop.resolve($0) }
         let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
-        let pool = MemfdPool(lifetime: lifetime)
+        // Memfds prepared ahead only serve unnamed buffers when a memfd
+        // allocator comes first; otherwise they would only hold watches.
+        let pool = registry.allocators.first?.usesPlainMemfd == true ? MemfdPool(lifetime: lifetime) : nil
         let handoff: HandoffServer
         do {
             if let target { try PrivilegeDrop.prepareDirectory(socketDir, for: target) }

@@ -29,9 +29,11 @@ SMAF_RDWR, SMAF_CLOEXEC = 0o2, 0o2000000
 NONE, TESTSECURE, DENY_CPU = 0, 1, 2
 
 
-def scripted(will=0, context_fails=False, destroy_refuses=False):
-    """h0 for the scripted module: will 1 = EBUSY, 2 = EINVAL, 0 = allow."""
-    return 3 | will << 2 | (0x10 if context_fails else 0) | (0x20 if destroy_refuses else 0)
+def scripted(will=0, context_fails=False, destroy_refuses=False, seal_only=False):
+    """h0 for the scripted module: will 1 = EBUSY, 2 = EINVAL, 0 = allow;
+    seal_only: enforceable on sealable buffers only, like deny-cpu."""
+    return (3 | will << 2 | (0x10 if context_fails else 0) | (0x20 if destroy_refuses else 0) |
+            (0x40 if seal_only else 0))
 
 
 def header(module=TESTSECURE, registry=2, page_shift=0, fd_seed=1, secure_mask=0):
@@ -87,7 +89,7 @@ def seeds():
     marks = bytes(range(1, 45))  # non-zero reserved bytes must come back as sent
     s = {}
     # GET_INFO: every index of every registry, one past the end, version 1.
-    for reg in (0, 1, 2):
+    for reg in (0, 1, 2, 3):
         s[f"get-info-registry{reg}"] = header(registry=reg) + b"".join(
             op(GET_INFO, info(i, reserved=marks)) for i in range(reg + 2)) + op(GET_INFO, info(0, version=1))
     s["get-info-huge-index"] = header() + op(GET_INFO, info(0xFFFFFFFF)) + op(GET_INFO, info(0x80000000))
@@ -120,6 +122,15 @@ def seeds():
                          ("scripted-no-context", scripted(context_fails=True)),
                          ("scripted-keeps-secure", scripted(destroy_refuses=True))]:
         s[f"secure-{name}"] = header(module=module, secure_mask=0b0100) + flow
+    # Registry 3: recorded buffer 3 was made by a dma-buf allocator that no
+    # seal applies to; a policy that needs the seal refuses to secure it.
+    unsealable = (op(SET_SECURE, secure_flag(3, 1)) + op(GET_SECURE, secure_flag(3)) +
+                  op(SET_SECURE, secure_flag(1, 1)) + op(SET_SECURE, secure_flag(3, 0)) +
+                  op(CREATE, create(name=b"smaf-fake-dmabuf", flags=0)) + op(CREATE, create(length=1 << 20)))
+    for name, module, reg in [("deny-cpu", DENY_CPU, 3), ("scripted-seal-only", scripted(seal_only=True), 3),
+                              ("scripted-seal-only-unregistered", scripted(seal_only=True), 2),
+                              ("testsecure", TESTSECURE, 3)]:
+        s[f"secure-unsealable-{name}"] = header(module=module, registry=reg) + unsealable
     s["secure-hashed-fds"] = header(fd_seed=77) + b"".join(
         op(GET_SECURE, secure_flag(fd)) + op(SET_SECURE, secure_flag(fd, 1)) for fd in (12, 13, 100, 4096, 65535))
     # smafd's extensions: status (totals of the 4 recorded buffers), handoff

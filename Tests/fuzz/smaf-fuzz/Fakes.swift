@@ -60,9 +60,11 @@ struct ScriptedSecureModule: SecureModule {
     let willSecureResult: SmafErrno?
     let contextFails: Bool
     let destroyRefuses: Bool
+    /// Enforceable only on sealable buffers, like deny-cpu.
+    let sealOnly: Bool
 
     func willSecure(_ buffer: BufferAccess) -> SmafErrno? { willSecureResult }
-    func canEnforce(on buffers: AllocatorProperties) -> Bool { true }
+    func canEnforce(on buffers: AllocatorProperties) -> Bool { !sealOnly || buffers.writeSealable }
     func createContext() -> SecureContext? { contextFails ? nil : TestSecureModule().createContext() }
     func destroyContext(_ context: SecureContext) -> Bool { !destroyRefuses }
     func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }
@@ -95,8 +97,23 @@ let registries: [AllocatorRegistry] = {
     let aliased = AllocatorRegistry()
     try! aliased.register(MemfdAllocator())
     try! aliased.register(AllocatorAlias(name: "smaf-cma", target: MemfdAllocator()))
-    return [empty, memfd, aliased]
+    // A dma-buf exporter as smafd declares udmabuf: not sealable, never
+    // read-only, at most 64 KiB, ranked first.
+    let dmabuf = AllocatorRegistry()
+    try! dmabuf.register(MemfdAllocator())
+    try! dmabuf.register(FakeDmabufAllocator())
+    return [empty, memfd, aliased, dmabuf]
 }()
+
+struct FakeDmabufAllocator: Allocator {
+    let name = "smaf-fake-dmabuf"
+    let ranking: Int32 = 50
+    let properties = AllocatorProperties(dmabuf: true, contiguous: false, lazy: false, maxSize: 65536, readOnly: false,
+                                         writeSealable: false, lifetime: .lastClose, backing: "fuzz fake")
+    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
+        throw AllocationFailure(.ENOMEM, "the fuzz target never delivers a buffer")
+    }
+}
 
 /// Allocator names in each registry, in GET_INFO order, for the checks.
 let registryNames: [[String]] = registries.map { $0.allocators.map(\.name) }

@@ -11,9 +11,11 @@
 //         module; callers' tids > 0 get bit 30 set, beyond any pid, so its
 //         /proc/<tid>/fd/<fd> re-open never reaches a real process), 3 scripted:
 //         bits 2-3 willSecure (1 EBUSY, 2 EINVAL, else allowed), bit 4
-//         createContext fails, bit 5 destroyContext refuses
-//     h1  bits 0-1 registry (0 empty, 1 smaf-memfd, 2 and 3 smaf-memfd +
-//         smaf-cma); bits 2-3 page size 4 KiB << 2n
+//         createContext fails, bit 5 destroyContext refuses, bit 6 the
+//         policy is enforceable on sealable buffers only (like deny-cpu)
+//     h1  bits 0-1 registry (0 empty, 1 smaf-memfd, 2 smaf-memfd +
+//         smaf-cma, 3 smaf-memfd + smaf-fake-dmabuf, declared like udmabuf,
+//         which then made recorded buffer 3); bits 2-3 page size 4 KiB << 2n
 //     h2  fd-table seed (FuzzEnvironment: fds 0-3 recorded buffers, 4-7 other
 //         files, 8-11 not open, others hashed with the seed)
 //     h3  bits 0-3: which of the 4 recorded buffers start secure
@@ -150,6 +152,8 @@ final class Run {
     let device: SmafDevice
     /// The model: which recorded buffers are secure.
     var secure: [Bool]
+    /// Which allocator made each recorded buffer.
+    let recordedAllocators: [String]
 
     init(header h: [UInt8]) {
         moduleKind = Int(h[0] & 3)
@@ -159,16 +163,18 @@ final class Run {
         case 2: module = DenyCPUSecureModule(); scripted = nil
         default:
             let will: SmafErrno? = (h[0] >> 2) & 3 == 1 ? .EBUSY : (h[0] >> 2) & 3 == 2 ? .EINVAL : nil
-            let s = ScriptedSecureModule(willSecureResult: will, contextFails: h[0] & 0x10 != 0, destroyRefuses: h[0] & 0x20 != 0)
+            let s = ScriptedSecureModule(willSecureResult: will, contextFails: h[0] & 0x10 != 0, destroyRefuses: h[0] & 0x20 != 0,
+                                         sealOnly: h[0] & 0x40 != 0)
             module = s; scripted = s
         }
-        let registryIndex = min(Int(h[1] & 3), 2)
+        let registryIndex = Int(h[1] & 3)
         names = registryNames[registryIndex]
+        recordedAllocators = (0..<4).map { $0 == 3 && registryIndex == 3 ? "smaf-fake-dmabuf" : "smaf-memfd" }
         pageSize = 4096 << (2 * UInt64((h[1] >> 2) & 3))
         env = FuzzEnvironment(seed: h[2])
         secure = (0..<4).map { h[3] & (1 << $0) != 0 }
         for i in 0..<4 {
-            table.insert(BufferRecord(length: recordedLengths[i], flags: SmafABI.validCreateFlags, allocator: "smaf-memfd",
+            table.insert(BufferRecord(length: recordedLengths[i], flags: SmafABI.validCreateFlags, allocator: recordedAllocators[i],
                                       ownerUID: UInt32(i), secure: secure[i] ? TestSecureModule().createContext() : nil),
                          for: recordedBuffers[i])
         }
@@ -220,6 +226,12 @@ final class Run {
                   let i = recordedBuffers.firstIndex(of: id) else { return .refused(EINVAL) }
             let want = input.u32(SmafABI.SecureFlagField.secure) != 0
             if want == secure[i] { return .success(0) }  // idempotent both ways
+            // Never secure what the policy cannot enforce (a registered
+            // allocator whose buffers it cannot seal).
+            if want, names.contains(recordedAllocators[i]), recordedAllocators[i] == "smaf-fake-dmabuf",
+               moduleKind == 2 || (moduleKind == 3 && scripted!.sealOnly) {
+                return .refused(EINVAL)
+            }
             switch moduleKind {
             case 1: return .success(0)
             case 2: return want ? .refused(EINVAL) : .success(0)  // no /proc entry to seal; release always works
