@@ -14,7 +14,9 @@
  * a frame from vivid instance 0 that the CPU reads through its mapping;
  * a memfd or memfd_secret is none of that and both importers refuse it.
  * Instance 1 (dma-contig) takes the hugetlb udmabuf and refuses the shmem
- * one with EFAULT.
+ * one with EFAULT.  And the fact smafd's bookkeeping rests on: an inotify
+ * watch on a dma-buf whose last reference is a vgem handle sees one
+ * IN_CLOSE_WRITE when that handle closes, and nothing before.
  *
  * A route the kernel lacks (6.1 has no udmabuf and no heaps) is reported on
  * a "#" line; on 6.12 ($SMAF_VM_KERNEL or uname 6.12*) every route must
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -70,6 +73,65 @@ static size_t pages_written(const unsigned char *p, size_t n)
 			count++;
 	}
 	return count;
+}
+
+/* The inotify events (mask of all) that arrive on ifd within ms. */
+static uint32_t events_within(int ifd, int ms)
+{
+	uint32_t mask = 0;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (vt_readable(ifd, ms)) {
+		ssize_t n = read(ifd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+			mask |= ev->mask;
+			q += sizeof(*ev) + ev->len;
+		}
+		ms = 100; /* whatever follows at once */
+	}
+	return mask;
+}
+
+/* A dma-buf whose last reference is a vgem handle lives until the handle
+ * closes: a watch added through /proc/self/fd sees nothing when the fd and
+ * the mapping go, and IN_CLOSE_WRITE when the handle does. */
+static void check_lifetime(enum dr_route route, int drm)
+{
+	const char *rn = dr_name(route);
+	int fd;
+	if (dr_create(route, 65536, &fd) != 0)
+		return; /* check_route has said why */
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int wd = ifd >= 0 ? inotify_add_watch(ifd, path, IN_ALL_EVENTS) : -1;
+	if (!vt_check(wd >= 0, "%s lifetime: inotify watch through %s %s", rn, path, vt_why(wd < 0))) {
+		close(fd);
+		if (ifd >= 0)
+			close(ifd);
+		return;
+	}
+	void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED)
+		memset(p, 0x5A, 65536);
+	long h = imp_vgem_import(drm, fd);
+	vt_check(h > 0, "%s lifetime: vgem imports a 64 KiB buffer %s", rn, h < 0 ? vt_errname((int)-h) : "");
+	close(fd);
+	if (p != MAP_FAILED)
+		munmap(p, 65536);
+	uint32_t m = events_within(ifd, 300);
+	vt_check(h <= 0 || !(m & (IN_CLOSE_WRITE | IN_DELETE_SELF | IN_IGNORED)),
+		 "%s lifetime: fd and mapping gone, the vgem handle keeps it: no close event (mask 0x%x)", rn, m);
+	if (h > 0) {
+		int r = imp_gem_close(drm, (uint32_t)h);
+		m = events_within(ifd, 1000);
+		vt_check(r == 0 && (m & IN_CLOSE_WRITE) && !(m & IN_DELETE_SELF),
+			 "%s lifetime: closing the handle releases it: IN_CLOSE_WRITE, no IN_DELETE_SELF (mask 0x%x) %s", rn, m,
+			 r ? vt_errname(-r) : "");
+	}
+	close(ifd);
 }
 
 static void check_route(enum dr_route route, int drm, int vivid0, int vivid1)
@@ -223,6 +285,8 @@ int main(int argc, char **argv)
 	for (int r = 0; r < DR_COUNT; r++) {
 		printf("# --- %s\n", dr_name((enum dr_route)r));
 		check_route((enum dr_route)r, drm, vivid0, vivid1);
+		if (drm >= 0 && dr_is_dmabuf((enum dr_route)r))
+			check_lifetime((enum dr_route)r, drm);
 	}
 
 	if (drm >= 0)
