@@ -17,10 +17,14 @@
  *       syncs, vgem imports it and vivid instance 0 captures a frame into it
  *       that the CPU reads through its mapping.  smaf-memfd and
  *       smaf-secretmem buffers map but both importers refuse them.
+ *   dmabuf_test --allocator NAME --via direct
+ *       the same checks on a buffer made straight from the kernel by the
+ *       route NAME stands for (dmabuf_routes.h) and named as smafd names
+ *       its buffers: checks this program itself, without smafd
  *   dmabuf_test --contig-check
  *       a smaf-udmabuf-hugetlb buffer of 460800 bytes is accepted by vivid
  *       instance 1 (dma-contig); a smaf-udmabuf one of that size is refused
- *       there with EFAULT
+ *       there with EFAULT (--via direct: on buffers made without smafd)
  *   dmabuf_test --lifetime NAME
  *       a buffer whose last reference is a vgem handle: smafd counts it live
  *       after its fd and mapping are gone, and forgets it within a second of
@@ -39,6 +43,7 @@
 #include "libsmaf.h"
 #include "vmtest.h"
 #include "importers.h"
+#include "dmabuf_routes.h"
 
 #define FRAME_LENGTH 460800u /* vivid's 640x360 YUYV sizeimage */
 #define FRAME_TIMEOUT_MS 20000
@@ -101,8 +106,44 @@ static int lib_create(const char *allocator, unsigned length, int *fd)
 	return r;
 }
 
+/* The kernel route an allocator name stands for, -1 if none. */
+static int route_of(const char *allocator)
+{
+	static const char *const names[DR_COUNT] = {
+		[DR_UDMABUF] = "smaf-udmabuf", [DR_UDMABUF_HUGETLB] = "smaf-udmabuf-hugetlb",
+		[DR_HEAP_SYSTEM] = "smaf-heap-system", [DR_VGEM] = "smaf-vgem",
+		[DR_MEMFD] = "smaf-memfd", [DR_SECRETMEM] = "smaf-secretmem",
+	};
+	for (int i = 0; i < DR_COUNT; i++)
+		if (!strcmp(allocator, names[i]))
+			return i;
+	return -1;
+}
+
+/* What smafd would hand out, made here: the route's buffer, a dma-buf one
+ * named smaf:<uid>:<serial>. */
+static int direct_create(const char *allocator, unsigned length, int *fd)
+{
+	int route = route_of(allocator);
+	if (route < 0)
+		return -EINVAL;
+	int r = dr_create((enum dr_route)route, length, fd);
+	if (r == 0 && dr_is_dmabuf((enum dr_route)route)) {
+		char name[32];
+		snprintf(name, sizeof(name), "smaf:%u:1", (unsigned)getuid());
+		r = imp_set_name(*fd, name);
+		if (r) {
+			close(*fd);
+			*fd = -1;
+		}
+	}
+	return r;
+}
+
 static int create_via(const char *via, const char *allocator, unsigned length, int *fd)
 {
+	if (!strcmp(via, "direct"))
+		return direct_create(allocator, length, fd);
 	if (!strcmp(via, "libsmaf"))
 		return lib_create(allocator, length, fd);
 	if (!strcmp(via, "shim"))
@@ -172,7 +213,7 @@ static void check_buffer(const char *allocator, const char *via)
 	int r = create_via(via, allocator, FRAME_LENGTH, &fd);
 	if (!vt_check(r == 0 && fd >= 0, "%s via %s: CREATE %u bytes gives an fd %s%s", allocator, via, FRAME_LENGTH,
 		      r ? vt_errname(-r) : "",
-		      r == -ENOTCONN && strcmp(via, "libsmaf") ? " (run under LD_PRELOAD=libsmaf-preload.so)" : ""))
+		      r == -ENOTCONN && strcmp(via, "libsmaf") && strcmp(via, "direct") ? " (run under LD_PRELOAD=libsmaf-preload.so)" : ""))
 		return;
 	long size = imp_size(fd);
 	vt_check(size >= (long)FRAME_LENGTH, "%s: the buffer has %ld bytes (>= %u)", allocator, size, FRAME_LENGTH);
@@ -255,7 +296,7 @@ static void check_buffer(const char *allocator, const char *via)
 	close(fd);
 }
 
-static void contig_check(void)
+static void contig_check(const char *via)
 {
 	int vivid = imp_vivid_open(1);
 	if (!vt_check(vivid >= 0, "vivid instance 1 (dma-contig) is there %s", vivid < 0 ? vt_errname(-vivid) : ""))
@@ -266,7 +307,7 @@ static void contig_check(void)
 	static const char *const allocators[] = { "smaf-udmabuf-hugetlb", "smaf-udmabuf" };
 	for (int i = 0; i < 2; i++) {
 		int fd = -1;
-		int r = lib_create(allocators[i], FRAME_LENGTH, &fd);
+		int r = create_via(via, allocators[i], FRAME_LENGTH, &fd);
 		if (!vt_check(r == 0, "%s: CREATE %u bytes %s", allocators[i], FRAME_LENGTH, r ? vt_errname(-r) : ""))
 			continue;
 		long size = imp_size(fd);
@@ -340,8 +381,8 @@ static void lifetime_check(const char *allocator)
 static int usage(void)
 {
 	fprintf(stderr, "usage: dmabuf-test --list\n"
-			"       dmabuf-test --allocator NAME --via libsmaf|shim|unnamed\n"
-			"       dmabuf-test --contig-check\n"
+			"       dmabuf-test --allocator NAME --via libsmaf|shim|unnamed|direct\n"
+			"       dmabuf-test --contig-check [--via direct]\n"
 			"       dmabuf-test --lifetime NAME\n");
 	return 2;
 }
@@ -351,9 +392,12 @@ int main(int argc, char **argv)
 	char title[160];
 	if (argc == 2 && !strcmp(argv[1], "--list"))
 		return list_allocators();
-	if (argc == 2 && !strcmp(argv[1], "--contig-check")) {
-		vt_init("dmabuf-test --contig-check");
-		contig_check();
+	if ((argc == 2 || (argc == 4 && !strcmp(argv[2], "--via") && !strcmp(argv[3], "direct"))) &&
+	    !strcmp(argv[1], "--contig-check")) {
+		const char *via = argc == 4 ? "direct" : "libsmaf";
+		snprintf(title, sizeof(title), "dmabuf-test --contig-check via %s", via);
+		vt_init(title);
+		contig_check(via);
 		return vt_finish();
 	}
 	if (argc == 3 && !strcmp(argv[1], "--lifetime")) {
@@ -363,7 +407,8 @@ int main(int argc, char **argv)
 		return vt_finish();
 	}
 	if (argc == 5 && !strcmp(argv[1], "--allocator") && !strcmp(argv[3], "--via") &&
-	    (!strcmp(argv[4], "libsmaf") || !strcmp(argv[4], "shim") || !strcmp(argv[4], "unnamed"))) {
+	    (!strcmp(argv[4], "libsmaf") || !strcmp(argv[4], "shim") || !strcmp(argv[4], "unnamed") ||
+	     !strcmp(argv[4], "direct"))) {
 		snprintf(title, sizeof(title), "dmabuf-test %s via %s", argv[2], argv[4]);
 		vt_init(title);
 		check_buffer(argv[2], argv[4]);
