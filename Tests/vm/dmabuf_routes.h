@@ -15,6 +15,10 @@
 #ifndef SMAF_DMABUF_ROUTES_H
 #define SMAF_DMABUF_ROUTES_H
 
+#ifndef _GNU_SOURCE
+#error "build with -D_GNU_SOURCE (the Makefile does): O_CLOEXEC, struct timespec, memfd_create"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>

@@ -19,6 +19,10 @@
 #ifndef SMAF_IMPORTERS_H
 #define SMAF_IMPORTERS_H
 
+#ifndef _GNU_SOURCE
+#error "build with -D_GNU_SOURCE (the Makefile does): O_CLOEXEC, struct timespec, memfd_create"
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
