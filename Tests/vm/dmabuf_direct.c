@@ -1,0 +1,299 @@
+/*
+ * dmabuf_direct: buffers made straight from the kernel, without smafd, and
+ * what the importers do with them - the facts of design.md section 6 as
+ * checks, so importers.h and dmabuf_routes.h are known to work on each
+ * kernel before smafd's buffers are judged with them.  Prints "ok"/"FAIL"
+ * lines and "dmabuf-direct: N passed, M failed".
+ *
+ *   dmabuf_direct        (in a VM booted with --modules vivid,vgem,
+ *                         vivid.n_devs=2 vivid.allocators=0,1, hugepages=N)
+ *
+ * For every route of dmabuf_routes.h: a dma-buf route gives an fd whose
+ * fdinfo names its exporter, takes a name (DMA_BUF_SET_NAME_B), maps
+ * read-write, syncs (DMA_BUF_IOCTL_SYNC), is imported by vgem and receives
+ * a frame from vivid instance 0 that the CPU reads through its mapping;
+ * a memfd or memfd_secret is none of that and both importers refuse it.
+ * Instance 1 (dma-contig) takes the hugetlb udmabuf and refuses the shmem
+ * one with EFAULT.  And the fact smafd's bookkeeping rests on: an inotify
+ * watch on a dma-buf whose last reference is a vgem handle sees one
+ * IN_CLOSE_WRITE when that handle closes, and nothing before.
+ *
+ * A route the kernel lacks (6.1 has no udmabuf and no heaps) is reported on
+ * a "#" line; on 6.12 ($SMAF_VM_KERNEL or uname 6.12*) every route must
+ * exist and pass.  vgem, vivid, memfd and memfd_secret must exist
+ * everywhere.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "vmtest.h"
+#include "dmabuf_routes.h"
+
+#define FRAME_TIMEOUT_MS 20000
+
+static int strict_kernel; /* 6.12: every route must be there */
+static long sizeimage = 460800;
+
+static int kernel_is_612(void)
+{
+	const char *k = getenv("SMAF_VM_KERNEL");
+	struct utsname u;
+	if ((!k || !*k) && uname(&u) == 0)
+		k = u.release;
+	return k && !strncmp(k, "6.12", 4);
+}
+
+static long huge_pages_total(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	long n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Total: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Pages (4 KiB) of the first n bytes of p that hold a non-zero byte. */
+static size_t pages_written(const unsigned char *p, size_t n)
+{
+	size_t count = 0;
+	for (size_t off = 0; off < n; off += 4096) {
+		size_t len = n - off < 4096 ? n - off : 4096;
+		if (vt_first_nonzero(p + off, len & ~(size_t)7) >= 0)
+			count++;
+	}
+	return count;
+}
+
+/* The inotify events (mask of all) that arrive on ifd within ms. */
+static uint32_t events_within(int ifd, int ms)
+{
+	uint32_t mask = 0;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (vt_readable(ifd, ms)) {
+		ssize_t n = read(ifd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+			mask |= ev->mask;
+			q += sizeof(*ev) + ev->len;
+		}
+		ms = 100; /* whatever follows at once */
+	}
+	return mask;
+}
+
+/* A dma-buf whose last reference is a vgem handle lives until the handle
+ * closes: a watch added through /proc/self/fd sees nothing when the fd and
+ * the mapping go, and IN_CLOSE_WRITE when the handle does. */
+static void check_lifetime(enum dr_route route, int drm)
+{
+	const char *rn = dr_name(route);
+	int fd;
+	if (dr_create(route, 65536, &fd) != 0)
+		return; /* check_route has said why */
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int wd = ifd >= 0 ? inotify_add_watch(ifd, path, IN_ALL_EVENTS) : -1;
+	if (!vt_check(wd >= 0, "%s lifetime: inotify watch through %s %s", rn, path, vt_why(wd < 0))) {
+		close(fd);
+		if (ifd >= 0)
+			close(ifd);
+		return;
+	}
+	void *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED)
+		memset(p, 0x5A, 65536);
+	long h = imp_vgem_import(drm, fd);
+	vt_check(h > 0, "%s lifetime: vgem imports a 64 KiB buffer %s", rn, h < 0 ? vt_errname((int)-h) : "");
+	close(fd);
+	if (p != MAP_FAILED)
+		munmap(p, 65536);
+	uint32_t m = events_within(ifd, 300);
+	vt_check(h <= 0 || !(m & (IN_CLOSE_WRITE | IN_DELETE_SELF | IN_IGNORED)),
+		 "%s lifetime: fd and mapping gone, the vgem handle keeps it: no close event (mask 0x%x)", rn, m);
+	if (h > 0) {
+		int r = imp_gem_close(drm, (uint32_t)h);
+		m = events_within(ifd, 1000);
+		vt_check(r == 0 && (m & IN_CLOSE_WRITE) && !(m & IN_DELETE_SELF),
+			 "%s lifetime: closing the handle releases it: IN_CLOSE_WRITE, no IN_DELETE_SELF (mask 0x%x) %s", rn, m,
+			 r ? vt_errname(-r) : "");
+	}
+	close(ifd);
+}
+
+static void check_route(enum dr_route route, int drm, int vivid0, int vivid1)
+{
+	const char *rn = dr_name(route);
+	int fd;
+	int r = dr_create(route, (size_t)sizeimage, &fd);
+	if (r && dr_missing(r) && !strict_kernel &&
+	    (route == DR_UDMABUF || route == DR_UDMABUF_HUGETLB || route == DR_HEAP_SYSTEM)) {
+		vt_note("%s: this kernel lacks the route (%s); nothing to check", rn, vt_errname(-r));
+		return;
+	}
+	if (r && route == DR_UDMABUF_HUGETLB && huge_pages_total() == 0) {
+		vt_check(0, "%s: no huge page is reserved: boot with hugepages=N (%s)", rn, vt_errname(-r));
+		return;
+	}
+	if (!vt_check(r == 0, "%s: create %ld bytes %s", rn, sizeimage, r ? vt_errname(-r) : ""))
+		return;
+	long size = imp_size(fd);
+	vt_check(size >= sizeimage, "%s: the fd has %ld bytes (>= %ld)", rn, size, sizeimage);
+	if (size < sizeimage)
+		size = sizeimage;
+
+	char exp[64], name[128];
+	r = imp_fdinfo(fd, exp, sizeof(exp), name, sizeof(name));
+	int dmabuf = dr_is_dmabuf(route);
+	if (dmabuf) {
+		vt_check(r == 0 && !strcmp(exp, dr_exporter(route)), "%s: a dma-buf, fdinfo exp_name '%s' (want '%s') %s", rn,
+			 exp, dr_exporter(route), r ? vt_errname(-r) : "");
+		char want[32];
+		snprintf(want, sizeof(want), "direct:%s", rn);
+		r = imp_set_name(fd, want);
+		imp_fdinfo(fd, NULL, 0, name, sizeof(name));
+		vt_check(r == 0 && !strcmp(name, want), "%s: DMA_BUF_SET_NAME_B '%s' shows in fdinfo ('%s') %s", rn, want, name,
+			 r ? vt_errname(-r) : "");
+	} else {
+		vt_check(r == -ENOENT, "%s: not a dma-buf, no exp_name in fdinfo (%s)", rn, r ? vt_errname(-r) : exp);
+	}
+
+	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	int mapped = vt_check(p != MAP_FAILED, "%s: maps read-write shared %s", rn, vt_why(p == MAP_FAILED));
+	if (mapped) {
+		vt_fill(p, (size_t)size, 7);
+		long bad = vt_verify(p, (size_t)size, 7);
+		vt_check(bad < 0, "%s: the mapping holds what was written (first mismatch %ld)", rn, bad);
+	}
+
+	r = imp_sync(fd, DMA_BUF_SYNC_RW);
+	if (dmabuf)
+		vt_check(r == 0, "%s: DMA_BUF_IOCTL_SYNC start/end %s", rn, r ? vt_errname(-r) : "");
+	else
+		vt_check(r == -ENOTTY, "%s: DMA_BUF_IOCTL_SYNC is refused with ENOTTY (%s)", rn, vt_errname(-r));
+
+	if (drm >= 0) {
+		long h = imp_vgem_import(drm, fd);
+		if (dmabuf) {
+			vt_check(h > 0, "%s: vgem imports it (handle %ld) %s", rn, h, h < 0 ? vt_errname((int)-h) : "");
+			if (h > 0) {
+				r = imp_gem_close(drm, (uint32_t)h);
+				vt_check(r == 0, "%s: vgem closes the handle %s", rn, r ? vt_errname(-r) : "");
+			}
+		} else {
+			vt_check(h == -EINVAL, "%s: vgem refuses it with EINVAL (%s)", rn, h < 0 ? vt_errname((int)-h) : "imported");
+			if (h > 0)
+				imp_gem_close(drm, (uint32_t)h);
+		}
+	}
+
+	if (vivid0 >= 0) {
+		const char *step;
+		if (mapped)
+			memset(p, 0, (size_t)size);
+		r = imp_vivid_capture(vivid0, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
+		if (dmabuf) {
+			vt_check(r == 0, "%s: vivid instance 0 (vmalloc) captures a frame into it %s %s", rn, step,
+				 r ? vt_errname(-r) : "");
+			if (r == 0 && mapped) {
+				imp_sync(fd, DMA_BUF_SYNC_READ);
+				size_t pages = (size_t)(sizeimage + 4095) / 4096;
+				size_t written = pages_written(p, (size_t)sizeimage);
+				if (route == DR_UDMABUF_HUGETLB) {
+					/* design.md: on 6.12.117 vivid's vmap of a hugetlb
+					 * udmabuf reaches only its first 4 KiB page. */
+					vt_check(vt_first_nonzero(p, 4096) >= 0,
+						 "%s: the CPU sees the frame's first page through its mapping", rn);
+					vt_note("%s: vivid's writes reached %zu of the frame's %zu pages%s", rn, written, pages,
+						written < pages ? " (the hugetlb udmabuf vmap bug of design.md)" : "");
+				} else {
+					vt_check(written == pages, "%s: the CPU sees the whole frame through its mapping (%zu of %zu pages non-zero)",
+						 rn, written, pages);
+				}
+			}
+		} else {
+			vt_check(r != 0 && !strcmp(step, "QBUF"), "%s: vivid instance 0 refuses it at QBUF (%s %s)", rn, step,
+				 r ? vt_errname(-r) : "captured");
+		}
+	}
+
+	if (vivid1 >= 0 && (route == DR_UDMABUF || route == DR_UDMABUF_HUGETLB)) {
+		const char *step;
+		r = imp_vivid_capture(vivid1, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
+		if (route == DR_UDMABUF_HUGETLB)
+			vt_check(r == 0, "%s: vivid instance 1 (dma-contig) accepts it: one huge page is contiguous %s %s", rn, step,
+				 r ? vt_errname(-r) : "");
+		else
+			vt_check(r == -EFAULT && !strcmp(step, "QBUF"),
+				 "%s: vivid instance 1 (dma-contig) refuses it at QBUF with EFAULT: not contiguous (%s %s)", rn, step,
+				 r ? vt_errname(-r) : "captured");
+	} else if (vivid1 >= 0 && dmabuf) {
+		const char *step;
+		r = imp_vivid_capture(vivid1, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
+		vt_note("%s: vivid instance 1 (dma-contig): %s %s (contiguous by chance only; not a check)", rn,
+			r ? step : "accepted", r ? vt_errname(-r) : "");
+	}
+
+	if (mapped)
+		munmap(p, (size_t)size);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: dmabuf-direct (no arguments; see the source)\n");
+		return 2;
+	}
+	vt_init("dmabuf-direct");
+	strict_kernel = kernel_is_612();
+	vt_note("kernel %s: %s; %ld huge pages reserved", getenv("SMAF_VM_KERNEL") ? getenv("SMAF_VM_KERNEL") : "?",
+		strict_kernel ? "every route must exist" : "udmabuf and heap routes may be missing", huge_pages_total());
+
+	int drm = imp_vgem_open();
+	vt_check(drm >= 0, "vgem's card node is found by its driver name %s", drm < 0 ? vt_errname(-drm) : "");
+	int vivid0 = imp_vivid_open(0), vivid1 = imp_vivid_open(1);
+	vt_check(vivid0 >= 0, "vivid-000-vid-cap is found by its sysfs name %s", vivid0 < 0 ? vt_errname(-vivid0) : "");
+	vt_check(vivid1 >= 0, "vivid-001-vid-cap is found by its sysfs name (load vivid with n_devs=2 allocators=0,1) %s",
+		 vivid1 < 0 ? vt_errname(-vivid1) : "");
+	if (vivid0 >= 0) {
+		long s = imp_vivid_format(vivid0);
+		vt_check(s > 0, "vivid instance 0 takes 640x360 YUYV, sizeimage %ld %s", s, s < 0 ? vt_errname((int)-s) : "");
+		if (s > 0)
+			sizeimage = s;
+	}
+	if (vivid1 >= 0) {
+		long s = imp_vivid_format(vivid1);
+		vt_check(s == sizeimage, "vivid instance 1 takes the same format, sizeimage %ld %s", s,
+			 s < 0 ? vt_errname((int)-s) : "");
+	}
+
+	for (int r = 0; r < DR_COUNT; r++) {
+		printf("# --- %s\n", dr_name((enum dr_route)r));
+		check_route((enum dr_route)r, drm, vivid0, vivid1);
+		if (drm >= 0 && dr_is_dmabuf((enum dr_route)r))
+			check_lifetime((enum dr_route)r, drm);
+	}
+
+	if (drm >= 0)
+		close(drm);
+	if (vivid0 >= 0)
+		close(vivid0);
+	if (vivid1 >= 0)
+		close(vivid1);
+	return vt_finish();
+}
