@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 const unsigned int SMAF_SEAL_SHRINK = F_SEAL_SHRINK;
@@ -153,4 +154,13 @@ pid_t smaf_sys_gettid(void)
 int smaf_sys_ioctl(int fd, unsigned long request, void *arg)
 {
 	return ioctl(fd, request, arg);
+}
+
+int smaf_sys_free_memory(uint64_t *bytes)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) != 0)
+		return -1;
+	*bytes = ((uint64_t)si.freeram + (uint64_t)si.bufferram) * (si.mem_unit ? si.mem_unit : 1);
+	return 0;
 }

@@ -22,6 +22,8 @@ public final class SmafDevice: Sendable {
     public let pool: MemfdPool?
     /// Per-user and per-buffer bounds on CREATE.
     public let limits: Limits
+    /// What eager allocators must leave free.
+    let headroom = MemoryHeadroom()
     /// The node this device is served as, for operators ("/dev/smaf").
     public let devicePath: String
     let environment: any CallerEnvironment
@@ -170,6 +172,12 @@ public final class SmafDevice: Sendable {
                           : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
         }
         let props = allocator.properties
+        if !props.lazy, let available = headroom.shortfall(for: size) {
+            return refuse(.ENOMEM, request: rq, caller: caller, """
+                \(allocator.name) commits every page at once and \(size) bytes would leave less than \
+                \(headroom.reserve) of the \(available) bytes of memory available
+                """)
+        }
         let serial = nextToken.add(1, ordering: .relaxed).newValue
         let memfd: Int32
         var prepared: FileIdentity?

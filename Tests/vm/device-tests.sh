@@ -29,7 +29,7 @@ expect "/dev/smaf is a CUSE node, mode 0600 root" \
 	test "$(stat -c '%F %a %U' /dev/smaf 2>/dev/null)" = "character special file 600 root"
 expect "/sys/class/cuse/smaf exists" test -d /sys/class/cuse/smaf
 echo "# --- C ABI test as root"
-"$ABI_TEST" --device /dev/smaf --secure-module testsecure --allocator smaf-memfd
+"$ABI_TEST" --device /dev/smaf --secure-module testsecure $(expected_allocator_args)
 expect "C ABI test passes as root on /dev/smaf" test $? = 0
 
 expect "an unprivileged user cannot open /dev/smaf before the udev-style chmod" \
@@ -38,7 +38,7 @@ expect "an unprivileged user cannot open /dev/smaf before the udev-style chmod" 
 # "smaf", since the shared root file system is read-only here).
 chgrp nogroup /dev/smaf && chmod 0660 /dev/smaf
 echo "# --- C ABI test as nobody:nogroup after chgrp/chmod 0660"
-as_nobody "$ABI_TEST" --device /dev/smaf --secure-module testsecure --allocator smaf-memfd
+as_nobody "$ABI_TEST" --device /dev/smaf --secure-module testsecure $(expected_allocator_args)
 expect "C ABI test passes as an unprivileged user" test $? = 0
 expect "a user outside the group still cannot open it" \
 	bash -c '! setpriv --reuid=65534 --regid=65533 --clear-groups sh -c "exec 3<>/dev/smaf" 2>/dev/null'
@@ -78,7 +78,7 @@ stop_smafd INT smaf-alt
 log=$WORK/deny.log
 launch_smafd "$log" --secure-module deny-cpu
 if wait_node smaf >/dev/null; then ok "deny-cpu: /dev/smaf appears"; else bad "deny-cpu: no node"; cat "$log"; fi
-"$ABI_TEST" --device /dev/smaf --secure-module deny-cpu --allocator smaf-memfd >"$WORK/deny.out"
+"$ABI_TEST" --device /dev/smaf --secure-module deny-cpu $(expected_allocator_args deny-cpu) >"$WORK/deny.out"
 expect "C ABI test passes with --secure-module deny-cpu" test $? = 0
 stop_smafd TERM
 

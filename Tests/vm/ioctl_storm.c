@@ -403,17 +403,19 @@ static void make_call(struct call *c)
 		static const uint64_t lengths[] = { 0, 1, 4096, 16384, 1 << 20, 0x7FFFFFFFFFFFF000ull, 0x8000000000000000ull,
 						    UINT64_MAX };
 		static const uint32_t flags[] = { 0, SMAF_RDWR, SMAF_CLOEXEC, SMAF_RDWR | SMAF_CLOEXEC, 0x1, 0xFFFFFFFF };
-		static const char *names[] = { "", "", "smaf-memfd", "smaf-cma", "nonexistent", "smaf memfd" };
+		static const char *names[] = { "", "", "smaf-memfd", "smaf-cma", "nonexistent", "smaf memfd",
+					       "smaf-heap-system", "smaf-udmabuf", "smaf-udmabuf-hugetlb", "smaf-vgem",
+					       "smaf-secretmem" };
 		struct smaf_create_data d;
 		memset(&d, 0, sizeof(d));
 		d.length = below(4) ? lengths[below(8)] : (uint32_t)next64();
 		d.flags = flags[below(6)];
 		d.fd = (int)next64();
-		uint32_t nm = below(8);
-		if (nm < 6)
+		uint32_t nm = below(13);
+		if (nm < 11)
 			strcpy((char *)d.name, names[nm]);
 		else
-			memcpy(d.name, random_arg(64), nm == 6 ? 64 : 20);
+			memcpy(d.name, random_arg(64), nm == 11 ? 64 : 20);
 		if (below(4) == 0)
 			memcpy(d.reserved3, random_arg(32), 32);
 		c->number = SMAF_IOC_CREATE;

@@ -1,6 +1,6 @@
 /*
- * limit-probe SIZE COUNT: creates up to COUNT buffers of SIZE bytes with
- * libsmaf and keeps them all, then prints "created=K errno=NAME" (NAME is
+ * limit-probe SIZE COUNT [ALLOCATOR]: creates up to COUNT buffers of SIZE
+ * bytes with libsmaf (unnamed, or from ALLOCATOR) and keeps them all, then prints "created=K errno=NAME" (NAME is
  * "none" if all succeeded), checks the ones it got still map, and closes
  * everything. For smafd's --max-* limits.
  */
@@ -29,19 +29,20 @@ static const char *name(int e)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s SIZE COUNT\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s SIZE COUNT [ALLOCATOR]\n", argv[0]);
 		return 2;
 	}
 	unsigned size = (unsigned)strtoul(argv[1], NULL, 0);
 	int count = atoi(argv[2]);
+	char *allocator = argc == 4 ? argv[3] : NULL;
 	if (smaf_open() != 0) {
 		perror("smaf_open");
 		return 1;
 	}
 	int *fds = calloc((size_t)count, sizeof(int)), made = 0, err = 0;
 	for (; made < count; made++) {
-		if (smaf_create_buffer(size, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fds[made]) != 0) {
+		if (smaf_create_buffer(size, SMAF_RDWR | SMAF_CLOEXEC, allocator, &fds[made]) != 0) {
 			err = errno;
 			break;
 		}

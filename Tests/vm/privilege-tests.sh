@@ -23,7 +23,7 @@ expect "the seccomp filter is installed (Seccomp: $(field Seccomp))" test "$(fie
 expect "smafd logs the drop" grep -q "running as nobody (uid 65534" "$WORK/smafd.log"
 expect "the socket directory belongs to nobody, 0755" test "$(stat -c '%U %a' /run/smaf)" = "nobody 755"
 expect "the handoff socket is 0666" test "$(stat -c '%a' /run/smaf/smaf.sock)" = 666
-run_test "the ABI test passes as an unprivileged client (uid 1001)" as_uid 1001 "$BIN/smaf-abi-test" --allocator smaf-memfd
+run_test "the ABI test passes as an unprivileged client (uid 1001)" as_uid 1001 "$BIN/smaf-abi-test" $(expected_allocator_args)
 run_test "libsmaf's test cases pass as uid 1001" as_uid 1001 "$BIN/libsmaf-suite" --secure-mmap succeed
 run_test "sharing by fork and SCM_RIGHTS works as uid 1002" as_uid 1002 "$BIN/buffer-test" share
 run_test "secure set/get across fds works as uid 1001" as_uid 1001 "$BIN/buffer-test" secure-grant

@@ -25,17 +25,24 @@ rc=$?
 sed 's/^/    /' "$WORK/info.txt"
 expect "smafctl info exits 0" test "$rc" = 0
 expect "  ... names version, node and secure module" grep -q "smafd 0.3.0 serving /dev/smaf on kernel" "$WORK/info.txt"
-expect "  ... lists the allocators in rank order" bash -c "grep -n 'smaf-cma\|smaf-memfd' '$WORK/info.txt' | head -2 | grep -q '^[0-9]*: *0  smaf-cma'"
+# The alias ranks with smaf-memfd (0) and sorts before it by name.
+want=$(expected_allocators | sed 's/smaf-memfd/smaf-cma smaf-memfd/')
+expect "  ... lists the allocators in rank order ($want)" \
+	test "$(awk '/^ *[0-9]+  smaf-/ { printf "%s ", $2 }' "$WORK/info.txt" | sed 's/ $//')" = "$want"
+expect "  ... with the columns dmabuf, contiguous, lazy, max size and secure" \
+	grep -Eq 'index +allocator +ranking +dmabuf +contiguous +lazy +max size +secure +backing' "$WORK/info.txt"
 "$CTL" info --json >"$WORK/info.json"
-expect "smafctl info --json: allocators with ranking and backing" \
-	json "$WORK/info.json" "[a['name'] for a in j['allocators']]==['smaf-cma','smaf-memfd'] and all('ranking' in a and a['backing'] for a in j['allocators']) and j['secure_module']=='testsecure'"
+expect "smafctl info --json: the allocators in rank order, each with its declared properties" \
+	json "$WORK/info.json" "' '.join(a['name'] for a in j['allocators'])=='$want' and all(type(a['dmabuf'])==bool and type(a['contiguous'])==bool and type(a['lazy'])==bool and a['max_size']>0 and a['backing'] and 'ranking' in a for a in j['allocators']) and [a['dmabuf'] for a in j['allocators'] if a['name']=='smaf-memfd']==[False] and j['secure_module']=='testsecure'"
 
 "$CTL" create --size 4M >"$WORK/create.txt"
 rc=$?
 sed 's/^/    /' "$WORK/create.txt"
 expect "smafctl create --size 4M maps, writes and verifies" bash -c "[ $rc = 0 ] && grep -q 'verified in .* ok' '$WORK/create.txt'"
+first=$(expected_allocators | cut -d' ' -f1)
+expect "smafctl create names the allocator smafd chose for an unnamed buffer ($first)" grep -q "allocator $first," "$WORK/create.txt"
 "$CTL" create --size 64K --name smaf-cma --secure --json >"$WORK/create.json"
-expect "smafctl create --name smaf-cma --secure --json" json "$WORK/create.json" "j['verified'] and j['secure'] and j['buffer_bytes']==65536"
+expect "smafctl create --name smaf-cma --secure --json" json "$WORK/create.json" "j['verified'] and j['secure'] and j['buffer_bytes']==65536 and j['allocator']=='smaf-cma' and 'dmabuf_exporter' not in j"
 "$CTL" create --size 64K --name deadbeef >"$WORK/bad.txt" 2>&1
 rc=$?
 expect "smafctl create with an unknown allocator fails and says why (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'SMAF_IOC_CREATE: Invalid argument' '$WORK/bad.txt'"

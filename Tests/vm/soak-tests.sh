@@ -16,8 +16,17 @@ NODE_MODE=0666
 start_smafd "$WORK/smafd.log"
 fds0=$(fd_count)
 rss0=$(rss_kb)
-run_test "16 processes x 2 threads mixing every operation: no error, no lost buffer" \
-	"$BIN/soak" --seconds "${SMAF_SOAK_SECONDS:-20}" --smafd-pid "$PID"
+# Every allocator by name too, within what it declares it can make;
+# secretmem aside: its pages count against each client's RLIMIT_MEMLOCK.
+named=$("$(dirname "$SMAFD")/smafctl" info --json | python3 -c '
+import json, sys
+for a in json.load(sys.stdin)["allocators"]:
+    if a["name"] != "smaf-secretmem":
+        cap = a["max_size"] if a["max_size"] < 2**62 else 0
+        print("--allocator %s:%d%s" % (a["name"], cap, "" if a["read_only"] else ":rw"), end=" ")')
+echo "# named allocators: $named"
+run_test "16 processes x 2 threads mixing every operation, every allocator: no error, no lost buffer" \
+	"$BIN/soak" --seconds "${SMAF_SOAK_SECONDS:-20}" --smafd-pid "$PID" $named
 expect_nothing_left "$fds0"
 rss1=$(rss_kb)
 echo "# smafd VmRSS ${rss0:-?} kB at its start, ${rss1:-?} kB after the soak (allowed: +32768 kB)"

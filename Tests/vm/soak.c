@@ -9,7 +9,9 @@
  *
  * Each thread owns up to 8 buffers at a time and picks operations at random:
  * create (all four SMAF_RDWR/SMAF_CLOEXEC combinations, sizes from 1 byte to
- * 1 MiB, no name, "" or "smaf-memfd"; the fd's flags, access mode and size
+ * 1 MiB, no name, "" or a named allocator (--allocator; default smaf-memfd)
+ * within its size limit and read-write where it makes nothing else; the
+ * fd's flags, access mode and size
  * checked), map and verify (read-only), rewrite a read-write buffer with a
  * new pattern, toggle secure (SET, then GET must agree), GET_INFO, pass a
  * buffer to the next process on a ring of socketpairs (ownership moves: the
@@ -21,8 +23,8 @@
  * At the end: no unexpected error; every operation ran; every buffer sent
  * was received or drained; smafd's created_total grew by exactly the number
  * of creates; and, once every client has exited, live_buffers and channels
- * return to 0. Needs smafd with the default allocator list (smaf-memfd) and
- * a secure module that lets CPU access secure buffers (testsecure).
+ * return to 0; GET_INFO answers as it did at the start. Needs a secure
+ * module that lets CPU access secure buffers (testsecure).
  *
  * The device is /dev/smaf, or $SMAF_DEVICE.
  */
@@ -56,6 +58,15 @@ struct shared {
 };
 
 static struct shared *shared;
+
+/* Allocators created by name (--allocator NAME[:MAX][:rw]): the largest
+ * buffer each makes (0: any) and whether it only makes read-write ones. */
+static struct named_allocator {
+	const char *name;
+	size_t max;
+	int rw_only;
+} named[16] = { { "smaf-memfd", 0, 0 } };
+static unsigned n_named = 1, n_named_given;
 static int nproc = 16, nthreads = 2;
 static long page_size;
 
@@ -177,12 +188,19 @@ static int check_fd(struct worker *w, const struct buf *b, int check_cloexec, co
 static void op_create(struct worker *w)
 {
 	static const unsigned flag_sets[4] = { 0, SMAF_RDWR, SMAF_CLOEXEC, SMAF_RDWR | SMAF_CLOEXEC };
-	static const char *const names[3] = { NULL, "", "smaf-memfd" };
 	uint64_t r = next_random(w);
 	struct buf b = { .fd = -1, .flags = flag_sets[r % 4] };
 	size_t want = r % 16 == 0 ? 1 + (size_t)((r >> 8) % MAX_LEN) : 1 + (size_t)((r >> 8) % (64 * 1024));
+	/* No name, "", or one of the named allocators, within what it can make. */
+	unsigned pick = (unsigned)((r >> 40) % (2 + n_named));
+	const char *name = pick == 0 ? NULL : pick == 1 ? "" : named[pick - 2].name;
+	if (pick >= 2) {
+		if (named[pick - 2].max && want > named[pick - 2].max)
+			want = 1 + want % named[pick - 2].max;
+		if (named[pick - 2].rw_only)
+			b.flags |= SMAF_RDWR;
+	}
 	b.len = round_up(want);
-	const char *name = names[(r >> 40) % 3];
 	if (smaf_create_buffer((unsigned)want, b.flags, (char *)name, &b.fd) != 0) {
 		soak_error(w, "create %zu bytes flags 0x%x name %s: %s", want, b.flags, name ? name : "NULL", strerror(errno));
 		return;
@@ -222,11 +240,15 @@ static void op_secure(struct worker *w, struct buf *b)
 		soak_error(w, "get_secure after set_secure(%d) reads %d", want, got);
 }
 
+/* GET_INFO as it answered at the start: it must answer the same throughout. */
+static int info_count;
+static char info_first[64];
+
 static void op_info(struct worker *w)
 {
 	int n = smaf_allocator_count();
 	char *first = smaf_get_allocator_name(0), *past = smaf_get_allocator_name(n);
-	if (n < 1 || !first || strcmp(first, "smaf-memfd") || past)
+	if (n != info_count || !first || strcmp(first, info_first) || past)
 		soak_error(w, "GET_INFO: count %d, name 0 %s, name %d %s", n, first ? first : "NULL", n, past ? past : "NULL");
 	free(first);
 	free(past);
@@ -421,11 +443,24 @@ int main(int argc, char **argv)
 			nthreads = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--smafd-pid"))
 			smafd = atoi(argv[i + 1]);
-		else
+		else if (!strcmp(argv[i], "--allocator") && n_named_given < 16) {
+			struct named_allocator *a = &named[n_named_given++];
+			char *spec = strdup(argv[i + 1]), *max = strchr(spec, ':');
+			a->name = spec;
+			a->max = 0;
+			a->rw_only = 0;
+			if (max) {
+				*max++ = 0;
+				a->max = (size_t)strtoull(max, NULL, 10);
+				a->rw_only = strstr(max, ":rw") != NULL;
+			}
+			n_named = n_named_given;
+		} else
 			break;
 	}
 	if (argc % 2 == 0 || seconds < 1 || nproc < 2 || nproc > 256 || nthreads < 1 || nthreads > 16) {
-		fprintf(stderr, "usage: soak [--seconds S] [--processes P (2-256)] [--threads T (1-16)] [--smafd-pid PID]\n");
+		fprintf(stderr, "usage: soak [--seconds S] [--processes P (2-256)] [--threads T (1-16)] [--smafd-pid PID]\n"
+				"            [--allocator NAME[:MAXBYTES][:rw]]...\n");
 		return 2;
 	}
 	vt_init("soak");
@@ -437,6 +472,16 @@ int main(int argc, char **argv)
 	if (!vt_check(r == 0, "soak: %s answers SMAF_IOC_EXT_STATUS %s", vt_device_path(), vt_why(r)))
 		return vt_finish();
 	long rss0 = smafd ? rss_kb(smafd) : -1;
+	char *first = NULL;
+	if (smaf_open() == 0) {
+		info_count = smaf_allocator_count();
+		first = smaf_get_allocator_name(0);
+		smaf_close();
+	}
+	if (!vt_check(info_count > 0 && first, "soak: GET_INFO lists %d allocators, the first %s", info_count, first ? first : "NULL"))
+		return vt_finish();
+	snprintf(info_first, sizeof(info_first), "%s", first);
+	free(first);
 
 	/* The ring: process i sends on ring[i][0]; process i+1 receives on ring[i][1]. */
 	int (*ring)[2] = calloc((size_t)nproc, sizeof(*ring));

@@ -20,7 +20,12 @@ CALLS=${SMAF_STORM_CALLS:-100000}
 SMAFD_LOG_LEVEL=
 
 log=$WORK/smafd.log
-start_smafd "$log" || { finish; exit 1; }
+# Every allocator this kernel has, unnamed and by name. The storm's buffers
+# queue up unread on its channel, and eager exporters (heaps, udmabuf)
+# commit every page at CREATE: per-buffer and per-user byte limits keep
+# that to a few hundred MiB (beyond them CREATE is ENOMEM, which the storm
+# accepts), so the VM is not driven into memory pressure.
+start_smafd "$log" --max-buffer-size 16M --max-bytes-per-user 256M || { finish; exit 1; }
 rss0=$(rss_kb)
 
 echo "# --- the storm: $CALLS random ioctl() calls"

@@ -93,7 +93,8 @@ as_nobody() { as_uid 65534 "$@"; }
 wait_node() {
 	local node=/dev/${1:-$NODE} start
 	start=$(now_ms)
-	for _ in $(seq 1 100); do
+	# 15 s: a debug smafd under TCG probes every exporter before it serves.
+	for _ in $(seq 1 300); do
 		[ -c "$node" ] && { echo $(($(now_ms) - start)); return 0; }
 		sleep 0.05
 	done
@@ -145,7 +146,7 @@ start_smafd() {
 		[ -n "$NODE_MODE" ] && chmod "$NODE_MODE" "/dev/$NODE"
 		return 0
 	fi
-	bad "smafd${*:+ $*} did not serve /dev/$NODE within 5 s"
+	bad "smafd${*:+ $*} did not serve /dev/$NODE within 15 s"
 	cat "$log"
 	return 1
 }
@@ -204,4 +205,34 @@ expect_nothing_left() {
 	expect "no buffer is left (live_buffers=$r)" test "${r%% *}" = 0
 	r=$(wait_fds "$1")
 	expect "smafd has as many open fds as at its start ($1 -> $r)" test "$r" = "$1"
+}
+
+# The allocators a default smafd offers on this kernel, derived from the
+# exporters the kernel has (not from smafd), in the documented default rank
+# order: smaf-vgem 70, heaps (system 60, others 40), smaf-udmabuf 50,
+# smaf-udmabuf-hugetlb 30, smaf-memfd 0, smaf-secretmem -10. With
+# "deny-cpu": as that policy orders them, the sealable smaf-memfd first.
+expected_allocators() {
+	local h list= others=
+	[ -d /sys/module/vgem ] && list+=" smaf-vgem"
+	[ -e /dev/dma_heap/system ] && list+=" smaf-heap-system"
+	[ -e /dev/udmabuf ] && list+=" smaf-udmabuf"
+	for h in /dev/dma_heap/*; do [ -e "$h" ] && [ "${h##*/}" != system ] && others+=" smaf-heap-${h##*/}"; done
+	list+=$others
+	[ -e /dev/udmabuf ] && [ "$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)" != 0 ] &&
+		list+=" smaf-udmabuf-hugetlb"
+	if [ "${1:-}" = deny-cpu ]; then
+		list="smaf-memfd$list"
+	else
+		list+=" smaf-memfd"
+	fi
+	# vm/smaf-vm always boots with secretmem.enable=1 (6.1 needs it).
+	grep -qw 'secretmem.enable=1' /proc/cmdline && list+=" smaf-secretmem"
+	echo $list
+}
+
+# "--allocator NAME" for each of expected_allocators, for smaf-abi-test.
+expected_allocator_args() {
+	local a
+	for a in $(expected_allocators "$@"); do printf -- '--allocator %s ' "$a"; done
 }

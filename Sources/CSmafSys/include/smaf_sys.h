@@ -46,6 +46,10 @@ int smaf_sys_eventfd(void);
 /* ioctl(fd, request, arg): Swift cannot call the variadic ioctl(2). */
 int smaf_sys_ioctl(int fd, unsigned long request, void *arg);
 
+/* sysinfo(2): free plus buffer memory in bytes (what is free without
+ * reclaiming anything). */
+int smaf_sys_free_memory(uint64_t *bytes);
+
 /* The calling thread's id. */
 pid_t smaf_sys_gettid(void);
 
