@@ -13,7 +13,7 @@
 #   make install     install smafd, smafctl, libsmaf (soname links, headers,
 #                    libsmaf.pc), the preload shim, the udev rule and the systemd
 #                    unit; honours PREFIX, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
-#                    UDEVRULESDIR, SYSTEMDUNITDIR and DESTDIR (README, "Installation")
+#                    UDEVRULESDIR, SYSTEMDUNITDIR and DESTDIR (docs/operations.md, "Installation")
 #   make uninstall   remove exactly what install put there (same variables)
 
 OUT := .build/c
