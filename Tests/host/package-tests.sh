@@ -28,7 +28,7 @@ ROOT=$(pwd -P)
 STATE=$ROOT/.build/package-tests     # what "install" records for "purge"
 PKGDIR=$ROOT/.build/packages
 VERSION=$(cat VERSION)
-TEST_USER=smaf-pkgtest               # the user the README's usermod step adds
+TEST_USER=${PKG_TEST_USER:-smaf-pkgtest}   # the user the README's usermod step adds (scripts/test sets it)
 PACKAGES=(libsmaf-dev libsmaf0 smafd)
 WORK=$(mktemp -d /tmp/smaf-package-tests.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
