@@ -116,15 +116,23 @@ SYSTEMDUNITDIR ?= /etc/systemd/system
 DESTDIR ?=
 
 # The Swift executables. install builds each with
-#   $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS) --product NAME
+#   $(SWIFT) build -c $(SWIFT_CONFIG) --scratch-path $(SWIFT_SCRATCH) $(SWIFT_BUILD_FLAGS) --product NAME
 # unless its path is given (make install SMAFD_BIN=... SMAFCTL_BIN=...): a
 # binary given on the command line or in the environment is installed as it is.
+# The default flags make self-contained binaries: the Swift standard library
+# and Foundation linked in (no Swift shared library, so the toolchain need
+# not be installed where they run), no RUNPATH, and the relro/now hardening
+# Debian gives C programs. They build in .build-release, apart from the
+# dynamic builds in .build (the debug builds of the tests, scripts/serve),
+# which would otherwise be rebuilt at every switch; debian/rules uses it too.
 SWIFT ?= swift
 SWIFT_CONFIG ?= release
-SWIFT_BUILD_FLAGS ?=
-SWIFT_BUILD = $(strip $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS))
-SMAFD_BIN ?= .build/$(SWIFT_CONFIG)/smafd
-SMAFCTL_BIN ?= .build/$(SWIFT_CONFIG)/smafctl
+SWIFT_SCRATCH ?= .build-release
+SWIFT_BUILD_FLAGS ?= --static-swift-stdlib --disable-local-rpath \
+	-Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+SWIFT_BUILD = $(strip $(SWIFT) build -c $(SWIFT_CONFIG) --scratch-path $(SWIFT_SCRATCH) $(SWIFT_BUILD_FLAGS))
+SMAFD_BIN ?= $(SWIFT_SCRATCH)/$(SWIFT_CONFIG)/smafd
+SMAFCTL_BIN ?= $(SWIFT_SCRATCH)/$(SWIFT_CONFIG)/smafctl
 SWIFT_PRODUCTS := $(if $(filter file,$(origin SMAFD_BIN)),smafd) $(if $(filter file,$(origin SMAFCTL_BIN)),smafctl)
 
 INSTALL ?= install

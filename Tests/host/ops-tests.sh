@@ -234,8 +234,8 @@ out=$(dry uninstall)
 expect "without DESTDIR, uninstall runs ldconfig and udevadm control --reload but never touches the group" \
 	bash -c "grep -q 'ldconfig' <<<\"\$1\" && grep -q 'udevadm control --reload' <<<\"\$1\" && ! grep -q 'groupadd\|groupdel' <<<\"\$1\"" _ "$out"
 out=$(dry install DESTDIR=/x)
-expect "make install builds the Swift release products when no binary is given" \
-	bash -c "grep -q 'swift build -c release --product smafd' <<<\"\$1\" && grep -q 'swift build -c release --product smafctl' <<<\"\$1\"" _ "$out"
+expect "make install builds the Swift release products, self-contained, into .build-release when no binary is given" \
+	bash -c "grep -q 'swift build -c release --scratch-path .build-release --static-swift-stdlib --disable-local-rpath .* --product smafd' <<<\"\$1\" && grep -q 'swift build -c release --scratch-path .build-release --static-swift-stdlib --disable-local-rpath .* --product smafctl' <<<\"\$1\"" _ "$out"
 out=$(dry install DESTDIR=/x SMAFD_BIN="$SMAFD_BIN" SMAFCTL_BIN="$SMAFCTL_BIN")
 expect "  ... and builds nothing with Swift when both are given" bash -c "! grep -q 'swift build' <<<\"\$1\"" _ "$out"
 

@@ -144,9 +144,16 @@ phase_install() {
 	local had_group=0
 	getent group smaf >/dev/null && had_group=1
 
+	local debs=("$PKGDIR/smafd_${VERSION}_amd64.deb" "$PKGDIR/libsmaf0_${VERSION}_amd64.deb" "$PKGDIR/libsmaf-dev_${VERSION}_amd64.deb")
+	# What "apt install ./...deb" would do (it also fetches missing dependencies).
+	apt-get install -s "${debs[@]}" >"$WORK/apt.log" 2>&1
+	local rc=$?
+	expect "apt-get install -s of the three files resolves (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && [ \$(grep -cE '^Inst (smafd|libsmaf0|libsmaf-dev)[ :]' '$WORK/apt.log') = 3 ]"
+	[ "$rc" = 0 ] || show "$WORK/apt.log"
 	dpkg -i "$PKGDIR/smafd_${VERSION}_amd64.deb" "$PKGDIR/libsmaf0_${VERSION}_amd64.deb" \
 		"$PKGDIR/libsmaf-dev_${VERSION}_amd64.deb" >"$WORK/dpkg.log" 2>&1
-	local rc=$?
+	rc=$?
 	expect "dpkg -i installs the three packages (rc=$rc)" test "$rc" = 0
 	[ "$rc" = 0 ] || { show "$WORK/dpkg.log"; return; }
 	if [ "$had_group" = 0 ]; then
