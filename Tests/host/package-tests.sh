@@ -229,6 +229,24 @@ phase_install() {
 	expect_eq "  ... and smafctl's offers its commands after 'smafctl '" "check create help info status" \
 		"$(tr ' ' '\n' <"$WORK/compl" | sort | tr '\n' ' ' | sed 's/ $//')"
 
+	echo "# --- what the man pages say of files and exit status"
+	for f in $(awk '/^\.SH FILES/ { on = 1; next } /^\.SH / { on = 0 } on && prev == ".TP" { print $2 } { prev = $1 }' man/smafd.8 |
+		sed 's/\\-/-/g' | grep -E '^/(lib|usr)/'); do
+		expect "smafd(8) FILES: $f is installed" test -f "$f"
+	done
+	/usr/sbin/smafd --no-such-option >/dev/null 2>&1
+	expect_eq "smafd(8) EXIT STATUS: an invalid option gives 64" 64 "$?"
+	/usr/sbin/smafd --max-buffers-per-user 0 >/dev/null 2>&1
+	expect_eq "  ... and so does an invalid value" 64 "$?"
+	/usr/bin/smafctl no-such-command >/dev/null 2>&1
+	expect_eq "smafctl(1) EXIT STATUS: an unknown command gives 64" 64 "$?"
+	/usr/bin/smafctl info --device /nonexistent/smaf >"$WORK/nodev" 2>&1
+	expect_eq "  ... a device that cannot be used gives 1" 1 "$?"
+	SMAF_DEVICE=/nonexistent/from-env /usr/bin/smafctl check >"$WORK/env" 2>&1
+	rc=$?
+	expect "smafctl(1) ENVIRONMENT: SMAF_DEVICE is the default --device (rc=$rc: $(head -n 1 "$WORK/env"))" \
+		bash -c "[ $rc = 1 ] && grep -q /nonexistent/from-env '$WORK/env'"
+
 	echo "# --- smafd --help and smafd(8) list the same options"
 	/usr/sbin/smafd --help 2>&1 | help_options >"$WORK/help"
 	man_options man/smafd.8 OPTIONS >"$WORK/man"
