@@ -11,12 +11,15 @@
 #   make [all]       build (the default)
 #   make clean       remove .build/c
 #   make install     install smafd, smafctl, libsmaf (soname links, headers,
-#                    libsmaf.pc), the preload shim, the udev rule and the systemd
-#                    unit; honours PREFIX, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
-#                    UDEVRULESDIR, SYSTEMDUNITDIR and DESTDIR (README, "Installation")
+#                    libsmaf.pc), the preload shim, the udev rule, the systemd
+#                    unit, the man pages and the shell completions; honours
+#                    PREFIX, BINDIR, SBINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
+#                    MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, UDEVRULESDIR,
+#                    SYSTEMDUNITDIR and DESTDIR (docs/operations.md, "Installation")
 #   make uninstall   remove exactly what install put there (same variables)
 
-OUT := .build/c
+# OUT can be moved (debian/rules builds into .build-deb/c, beside the test build).
+OUT ?= .build/c
 OBJ := $(OUT)/obj
 
 ifeq ($(origin CC),default)
@@ -24,10 +27,16 @@ CC := gcc
 endif
 CFLAGS := -O2 -g -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE
 CPPFLAGS := -ISources/CSmafABI/include -Ilib
-LIB_CFLAGS := $(CFLAGS) -fPIC
+# Added to the libraries' compile and link lines (debian/rules passes
+# dpkg-buildflags' hardening flags here).
+LIB_EXTRA_CFLAGS ?=
+LIB_EXTRA_LDFLAGS ?=
+LIB_CFLAGS := $(CFLAGS) -fPIC $(LIB_EXTRA_CFLAGS)
 LIBSMAF_LDFLAGS = -L$(OUT) -lsmaf -Wl,-rpath,'$$ORIGIN'
 
-LIBSMAF_VERSION := 0.1.0
+# The one place the version lives: VERSION (the Debian changelog, smafd and
+# smafctl are checked against it by Tests/host/package-tests.sh).
+LIBSMAF_VERSION := $(shell cat VERSION)
 LIBSMAF_SONAME := libsmaf.so.0
 LIBSMAF := $(OUT)/libsmaf.so.$(LIBSMAF_VERSION)
 LIBSMAF_LINKS := $(OUT)/libsmaf.so.0 $(OUT)/libsmaf.so
@@ -57,7 +66,7 @@ check_interposable = readelf -rW $@ | grep -q 'smaf__handoff_ioctl' && \
 	  rm -f $@; exit 1; }
 
 $(LIBSMAF): $(OBJ)/libsmaf.o $(OBJ)/smaf_handoff.o
-	$(CC) -shared -Wl,-soname,$(LIBSMAF_SONAME) -Wl,-z,defs -o $@ $^ -pthread
+	$(CC) -shared -Wl,-soname,$(LIBSMAF_SONAME) -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
 	@$(check_interposable)
 
 $(OUT)/libsmaf.so.0: $(LIBSMAF)
@@ -67,7 +76,7 @@ $(OUT)/libsmaf.so: $(OUT)/libsmaf.so.0
 	ln -sfn $(notdir $<) $@
 
 $(PRELOAD): $(OBJ)/libsmaf-preload.o $(OBJ)/smaf_handoff.o
-	$(CC) -shared -Wl,-soname,libsmaf-preload.so -Wl,-z,defs -o $@ $^ -pthread
+	$(CC) -shared -Wl,-soname,libsmaf-preload.so -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
 	@readelf -rW $@ | grep -q 'smaf__handoff_ioctl' || \
 	{ echo "$@: ioctl() calls smaf__handoff_ioctl locally" >&2; rm -f $@; exit 1; }
 
@@ -91,37 +100,60 @@ clean:
 # the generated files (libsmaf.pc, smafd.service) name the paths without it.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+# smafd (the package puts it in /usr/sbin, smafctl in /usr/bin)
+SBINDIR ?= $(BINDIR)
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+# Where Debian's bash-completion, zsh and fish look for completions of
+# packages (for /usr/local, zsh reads $(PREFIX)/share/zsh/site-functions).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
+FISHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/share/fish/vendor_completions.d,$(PREFIX)/share/fish/vendor_completions.d)
 UDEVRULESDIR ?= /etc/udev/rules.d
 SYSTEMDUNITDIR ?= /etc/systemd/system
 DESTDIR ?=
 
 # The Swift executables. install builds each with
-#   $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS) --product NAME
+#   $(SWIFT) build -c $(SWIFT_CONFIG) --scratch-path $(SWIFT_SCRATCH) $(SWIFT_BUILD_FLAGS) --product NAME
 # unless its path is given (make install SMAFD_BIN=... SMAFCTL_BIN=...): a
 # binary given on the command line or in the environment is installed as it is.
+# The default flags make self-contained binaries: the Swift standard library
+# and Foundation linked in (no Swift shared library, so the toolchain need
+# not be installed where they run), no RUNPATH, and the relro/now hardening
+# Debian gives C programs. They build in .build-release, apart from the
+# dynamic builds in .build (the debug builds of the tests, scripts/serve),
+# which would otherwise be rebuilt at every switch; debian/rules uses it too.
 SWIFT ?= swift
 SWIFT_CONFIG ?= release
-SWIFT_BUILD_FLAGS ?=
-SWIFT_BUILD = $(strip $(SWIFT) build -c $(SWIFT_CONFIG) $(SWIFT_BUILD_FLAGS))
-SMAFD_BIN ?= .build/$(SWIFT_CONFIG)/smafd
-SMAFCTL_BIN ?= .build/$(SWIFT_CONFIG)/smafctl
+SWIFT_SCRATCH ?= .build-release
+SWIFT_BUILD_FLAGS ?= --static-swift-stdlib --disable-local-rpath \
+	-Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now
+SWIFT_BUILD = $(strip $(SWIFT) build -c $(SWIFT_CONFIG) --scratch-path $(SWIFT_SCRATCH) $(SWIFT_BUILD_FLAGS))
+SMAFD_BIN ?= $(SWIFT_SCRATCH)/$(SWIFT_CONFIG)/smafd
+SMAFCTL_BIN ?= $(SWIFT_SCRATCH)/$(SWIFT_CONFIG)/smafctl
 SWIFT_PRODUCTS := $(if $(filter file,$(origin SMAFD_BIN)),smafd) $(if $(filter file,$(origin SMAFCTL_BIN)),smafctl)
 
 INSTALL ?= install
 HEADERS := lib/libsmaf.h Sources/CSmafABI/include/smaf.h Sources/CSmafABI/include/smaf_ext.h
 UDEV_RULES := udev/70-smaf.rules
+MANPAGES := man/smafctl.1 man/libsmaf.3 man/smaf.4 man/smafd.8
+man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
+# Completion scripts, generated by the binaries (swift-argument-parser); the
+# bash one loses its "#!" line (bash-completion sources it, never runs it).
+COMPLETIONS := $(foreach p,smafd smafctl,$(BASHCOMPDIR)/$(p) $(ZSHCOMPDIR)/_$(p) $(FISHCOMPDIR)/$(p).fish)
 
 # Every file and link install creates, and nothing else: uninstall removes these.
-INSTALLED := $(BINDIR)/smafd $(BINDIR)/smafctl \
+INSTALLED := $(SBINDIR)/smafd $(BINDIR)/smafctl \
 	$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
 	$(LIBDIR)/libsmaf-preload.so \
 	$(addprefix $(INCLUDEDIR)/,$(notdir $(HEADERS))) \
 	$(PKGCONFIGDIR)/libsmaf.pc \
 	$(addprefix $(UDEVRULESDIR)/,$(notdir $(UDEV_RULES))) \
-	$(SYSTEMDUNITDIR)/smafd.service
+	$(SYSTEMDUNITDIR)/smafd.service \
+	$(foreach m,$(MANPAGES),$(call man_path,$(m))) \
+	$(COMPLETIONS)
 
 swift-products:
 	@$(foreach p,$(SWIFT_PRODUCTS),echo "$(SWIFT_BUILD) --product $(p)" && $(SWIFT_BUILD) --product $(p) &&) true
@@ -136,17 +168,18 @@ $(OUT)/libsmaf.pc: lib/libsmaf.pc.in FORCE | $(OBJ)
 		-e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
 
 $(OUT)/smafd.service: systemd/smafd.service.in FORCE | $(OBJ)
-	sed -e 's|@BINDIR@|$(BINDIR)|g' $< >$@
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
 
 FORCE:
 
-install: all swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
+install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
 	@for f in $(SMAFD_BIN) $(SMAFCTL_BIN); do \
 		[ -f "$$f" ] && [ -x "$$f" ] || { echo "install: $$f is missing (build it, or give SMAFD_BIN=/SMAFCTL_BIN=)" >&2; exit 1; }; \
 	done
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) \
-		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR)
-	$(INSTALL) -m 0755 $(SMAFD_BIN) $(DESTDIR)$(BINDIR)/smafd
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man,1 3 4 8) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(INSTALL) -m 0755 $(SMAFD_BIN) $(DESTDIR)$(SBINDIR)/smafd
 	$(INSTALL) -m 0755 $(SMAFCTL_BIN) $(DESTDIR)$(BINDIR)/smafctl
 	$(INSTALL) -m 0644 $(LIBSMAF) $(DESTDIR)$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION)
 	ln -sfn libsmaf.so.$(LIBSMAF_VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSMAF_SONAME)
@@ -156,6 +189,14 @@ install: all swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
 	$(INSTALL) -m 0644 $(OUT)/libsmaf.pc $(DESTDIR)$(PKGCONFIGDIR)/libsmaf.pc
 	$(INSTALL) -m 0644 $(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(OUT)/smafd.service $(DESTDIR)$(SYSTEMDUNITDIR)/smafd.service
+	$(foreach m,$(MANPAGES),$(INSTALL) -m 0644 $(m) $(DESTDIR)$(call man_path,$(m)) &&) true
+	@set -e; for p in $(SMAFD_BIN) $(SMAFCTL_BIN); do n=$$(basename $$p); \
+		$$p --generate-completion-script bash >$(DESTDIR)$(BASHCOMPDIR)/$$n; \
+		sed -i '1{/^#!/d}' $(DESTDIR)$(BASHCOMPDIR)/$$n; \
+		$$p --generate-completion-script zsh >$(DESTDIR)$(ZSHCOMPDIR)/_$$n; \
+		$$p --generate-completion-script fish >$(DESTDIR)$(FISHCOMPDIR)/$$n.fish; \
+		chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/$$n $(DESTDIR)$(ZSHCOMPDIR)/_$$n $(DESTDIR)$(FISHCOMPDIR)/$$n.fish; \
+	done
 ifeq ($(DESTDIR),)
 	@$(add_group)
 	@$(refresh_caches)

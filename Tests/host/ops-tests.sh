@@ -14,6 +14,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd -P)
 SMAFD_BIN=${SMAFD_BIN:-.build/debug/smafd}
 SMAFCTL_BIN=${SMAFCTL_BIN:-.build/debug/smafctl}
+VERSION=$(cat VERSION)
 WORK=$(mktemp -d /tmp/smaf-ops-tests.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 pass=0
@@ -53,44 +54,63 @@ rc=$?
 expect "make install DESTDIR=... succeeds (rc=$rc)" test "$rc" = 0
 [ "$rc" = 0 ] || show "$WORK/install.log"
 
-cat >"$WORK/expected" <<'EOF'
+cat >"$WORK/expected" <<EOF
 f 644 ./etc/systemd/system/smafd.service
 f 644 ./etc/udev/rules.d/70-smaf.rules
 f 644 ./usr/local/include/libsmaf.h
 f 644 ./usr/local/include/smaf.h
 f 644 ./usr/local/include/smaf_ext.h
 f 644 ./usr/local/lib/libsmaf-preload.so
-f 644 ./usr/local/lib/libsmaf.so.0.1.0
+f 644 ./usr/local/lib/libsmaf.so.$VERSION
 f 644 ./usr/local/lib/pkgconfig/libsmaf.pc
+f 644 ./usr/local/share/bash-completion/completions/smafctl
+f 644 ./usr/local/share/bash-completion/completions/smafd
+f 644 ./usr/local/share/fish/vendor_completions.d/smafctl.fish
+f 644 ./usr/local/share/fish/vendor_completions.d/smafd.fish
+f 644 ./usr/local/share/man/man1/smafctl.1
+f 644 ./usr/local/share/man/man3/libsmaf.3
+f 644 ./usr/local/share/man/man4/smaf.4
+f 644 ./usr/local/share/man/man8/smafd.8
+f 644 ./usr/local/share/zsh/site-functions/_smafctl
+f 644 ./usr/local/share/zsh/site-functions/_smafd
 f 755 ./usr/local/bin/smafctl
 f 755 ./usr/local/bin/smafd
 l 777 ./usr/local/lib/libsmaf.so -> libsmaf.so.0
-l 777 ./usr/local/lib/libsmaf.so.0 -> libsmaf.so.0.1.0
+l 777 ./usr/local/lib/libsmaf.so.0 -> libsmaf.so.$VERSION
 EOF
 sort -o "$WORK/expected" "$WORK/expected"
 listing "$D" >"$WORK/actual"
 if cmp -s "$WORK/expected" "$WORK/actual"; then
-	ok "installed files, modes and links are exactly the expected 12"
+	ok "installed files, modes and links are exactly the expected $(wc -l <"$WORK/expected")"
 else
 	bad "installed file list differs (- expected, + installed):"
 	diff -u "$WORK/expected" "$WORK/actual" | tail -n +3 | show
 fi
 expect "no directory but the expected ones is created" \
-	test "$(cd "$D" && find . -type d | sort | tr '\n' ' ')" = ". ./etc ./etc/systemd ./etc/systemd/system ./etc/udev ./etc/udev/rules.d ./usr ./usr/local ./usr/local/bin ./usr/local/include ./usr/local/lib ./usr/local/lib/pkgconfig "
+	test "$(cd "$D" && find . -type d | sort | tr '\n' ' ')" = ". ./etc ./etc/systemd ./etc/systemd/system ./etc/udev ./etc/udev/rules.d ./usr ./usr/local ./usr/local/bin ./usr/local/include ./usr/local/lib ./usr/local/lib/pkgconfig ./usr/local/share ./usr/local/share/bash-completion ./usr/local/share/bash-completion/completions ./usr/local/share/fish ./usr/local/share/fish/vendor_completions.d ./usr/local/share/man ./usr/local/share/man/man1 ./usr/local/share/man/man3 ./usr/local/share/man/man4 ./usr/local/share/man/man8 ./usr/local/share/zsh ./usr/local/share/zsh/site-functions "
 
 L=$D/usr/local/lib
 soname() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }
-expect_eq "libsmaf.so.0.1.0 has soname libsmaf.so.0" libsmaf.so.0 "$(soname "$L/libsmaf.so.0.1.0")"
+expect_eq "libsmaf.so.$VERSION has soname libsmaf.so.0" libsmaf.so.0 "$(soname "$L/libsmaf.so.$VERSION")"
 expect_eq "libsmaf-preload.so has soname libsmaf-preload.so" libsmaf-preload.so "$(soname "$L/libsmaf-preload.so")"
-expect_eq "libsmaf.so (the link-time name) resolves to libsmaf.so.0.1.0" \
-	"$L/libsmaf.so.0.1.0" "$(readlink -f "$L/libsmaf.so")"
+expect_eq "libsmaf.so (the link-time name) resolves to libsmaf.so.$VERSION" \
+	"$L/libsmaf.so.$VERSION" "$(readlink -f "$L/libsmaf.so")"
 expect "the installed libraries are the ones built in .build/c" \
-	cmp -s "$L/libsmaf.so.0.1.0" .build/c/libsmaf.so.0.1.0
+	cmp -s "$L/libsmaf.so.$VERSION" .build/c/libsmaf.so.$VERSION
 expect "  ... and smafd is the given binary" cmp -s "$D/usr/local/bin/smafd" "$SMAFD_BIN"
 for h in lib/libsmaf.h Sources/CSmafABI/include/smaf.h Sources/CSmafABI/include/smaf_ext.h; do
 	expect "header $(basename "$h") is installed as in the tree" cmp -s "$h" "$D/usr/local/include/$(basename "$h")"
 done
 expect "the udev rule is installed unchanged" cmp -s udev/70-smaf.rules "$D/etc/udev/rules.d/70-smaf.rules"
+for m in man/*.[0-9]; do
+	expect "man page $(basename "$m") is installed as in the tree" \
+		cmp -s "$m" "$D/usr/local/share/man/man${m##*.}/$(basename "$m")"
+done
+expect_eq "the bash completion is the one smafd generates, without its #! line" \
+	"$("$SMAFD_BIN" --generate-completion-script bash | sed '1{/^#!/d}' | md5sum)" \
+	"$(md5sum <"$D/usr/local/share/bash-completion/completions/smafd")"
+expect_eq "the zsh completion is the one smafctl generates" "$("$SMAFCTL_BIN" --generate-completion-script zsh | md5sum)" \
+	"$(md5sum <"$D/usr/local/share/zsh/site-functions/_smafctl")"
 
 # ---- 2. libsmaf.pc ----------------------------------------------------------
 pc=$D/usr/local/lib/pkgconfig/libsmaf.pc
@@ -100,7 +120,7 @@ expect "libsmaf.pc has no @VARIABLE@ left" bash -c "! grep -q '@[A-Z]*@' '$pc'"
 # Only the installed .pc (PKG_CONFIG_LIBDIR replaces the default search path).
 pcq() { PKG_CONFIG_LIBDIR=$D/usr/local/lib/pkgconfig PKG_CONFIG_PATH= pkg-config "$@"; }
 expect_eq "Name: libsmaf" libsmaf "$(sed -n 's/^Name: *//p' "$pc")"
-expect_eq "pkg-config --modversion libsmaf is 0.1.0" 0.1.0 "$(pcq --modversion libsmaf)"
+expect_eq "pkg-config --modversion libsmaf is VERSION ($VERSION)" "$VERSION" "$(pcq --modversion libsmaf)"
 expect_eq "pkg-config --variable=libdir libsmaf is /usr/local/lib" /usr/local/lib "$(pcq --variable=libdir libsmaf)"
 expect_eq "pkg-config --variable=includedir libsmaf is /usr/local/include" /usr/local/include "$(pcq --variable=includedir libsmaf)"
 expect_eq "pkg-config --cflags --libs libsmaf (no sysroot)" \
@@ -172,7 +192,7 @@ fi
 make -s install DESTDIR="$D" SMAFD_BIN="$SMAFD_BIN" SMAFCTL_BIN="$SMAFCTL_BIN" >"$WORK/install2.log" 2>&1
 rc=$?
 expect "installing again over the same DESTDIR works (rc=$rc)" \
-	bash -c "[ $rc = 0 ] && [ \"\$(readlink '$L/libsmaf.so.0')\" = libsmaf.so.0.1.0 ]"
+	bash -c "[ $rc = 0 ] && [ \"\$(readlink '$L/libsmaf.so.0')\" = libsmaf.so.$VERSION ]"
 make -s uninstall DESTDIR="$D" >"$WORK/uninstall.log" 2>&1
 rc=$?
 left=$(cd "$D" && find . ! -type d | sort | tr '\n' ' ')
@@ -186,7 +206,7 @@ vars=(PREFIX=/usr LIBDIR=/usr/lib/x86_64-linux-gnu BINDIR=/usr/sbin INCLUDEDIR=/
 make -s install DESTDIR="$D2" "${vars[@]}" SMAFD_BIN="$SMAFD_BIN" SMAFCTL_BIN="$SMAFCTL_BIN" >"$WORK/install3.log" 2>&1
 rc=$?
 expect "make install with PREFIX/LIBDIR/BINDIR/INCLUDEDIR/UDEVRULESDIR/SYSTEMDUNITDIR given (rc=$rc)" test "$rc" = 0
-for f in usr/sbin/smafd usr/sbin/smafctl usr/lib/x86_64-linux-gnu/libsmaf.so.0.1.0 usr/lib/x86_64-linux-gnu/pkgconfig/libsmaf.pc \
+for f in usr/sbin/smafd usr/sbin/smafctl usr/lib/x86_64-linux-gnu/libsmaf.so.$VERSION usr/lib/x86_64-linux-gnu/pkgconfig/libsmaf.pc \
 	usr/include/smaf/libsmaf.h usr/lib/udev/rules.d/70-smaf.rules usr/lib/systemd/system/smafd.service; do
 	expect "  ... $f is there" test -f "$D2/$f"
 done
@@ -214,8 +234,8 @@ out=$(dry uninstall)
 expect "without DESTDIR, uninstall runs ldconfig and udevadm control --reload but never touches the group" \
 	bash -c "grep -q 'ldconfig' <<<\"\$1\" && grep -q 'udevadm control --reload' <<<\"\$1\" && ! grep -q 'groupadd\|groupdel' <<<\"\$1\"" _ "$out"
 out=$(dry install DESTDIR=/x)
-expect "make install builds the Swift release products when no binary is given" \
-	bash -c "grep -q 'swift build -c release --product smafd' <<<\"\$1\" && grep -q 'swift build -c release --product smafctl' <<<\"\$1\"" _ "$out"
+expect "make install builds the Swift release products, self-contained, into .build-release when no binary is given" \
+	bash -c "grep -q 'swift build -c release --scratch-path .build-release --static-swift-stdlib --disable-local-rpath .* --product smafd' <<<\"\$1\" && grep -q 'swift build -c release --scratch-path .build-release --static-swift-stdlib --disable-local-rpath .* --product smafctl' <<<\"\$1\"" _ "$out"
 out=$(dry install DESTDIR=/x SMAFD_BIN="$SMAFD_BIN" SMAFCTL_BIN="$SMAFCTL_BIN")
 expect "  ... and builds nothing with Swift when both are given" bash -c "! grep -q 'swift build' <<<\"\$1\"" _ "$out"
 

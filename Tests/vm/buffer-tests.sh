@@ -63,7 +63,7 @@ expect "smafd's RSS stays within 8 MiB of its start (${rss0:-?} -> ${rss1:-?} kB
 channels=$(wait_status channels 0)
 expect "every client's handoff channel is gone once it exited (channels=$channels)" test "${channels%% *}" = 0
 
-echo "# --- the README's example (examples/hello_smaf.c)"
+echo "# --- the libsmaf example of docs/using-from-c.md (examples/hello_smaf.c)"
 out=$("$BIN/hello-smaf" 2>&1)
 echo "$out" | sed 's/^/    /'
 expect "hello-smaf: the child reads the parent's data and the parent the child's, secure set" \

@@ -60,10 +60,13 @@ setup() {
 	chmod 0755 "$WORK"
 	BIN=$WORK/bin
 	mkdir -m 0755 "$BIN"
-	for f in libsmaf.so.0.1.0 libsmaf-preload.so buffer-test "$@"; do
+	# libsmaf.so.0 points at libsmaf.so.<VERSION> (the Makefile takes it from VERSION).
+	local real
+	real=$(readlink "$BUILD/libsmaf.so.0") || { echo "$NAME: $BUILD/libsmaf.so.0 is missing (run scripts/build-c)"; exit 1; }
+	for f in "$real" libsmaf-preload.so buffer-test "$@"; do
 		install -m 0755 "$BUILD/$f" "$BIN/$f" || { echo "$NAME: $BUILD/$f is missing (run scripts/build-c)"; exit 1; }
 	done
-	ln -s libsmaf.so.0.1.0 "$BIN/libsmaf.so.0"
+	ln -s "$real" "$BIN/libsmaf.so.0"
 	echo "# kernel $(uname -r), smafd $SMAFD, programs from $BUILD"
 }
 
