@@ -18,8 +18,10 @@ let package = Package(
         .systemLibrary(
             name: "CFuse", path: "CFuse", pkgConfig: "fuse3",
             providers: [.apt(["libfuse3-dev"])]),
-        // Syscalls Swift cannot reach directly (memfd, SCM_RIGHTS, inotify).
-        .target(name: "CSmafSys", path: "Sources/CSmafSys"),
+        // Syscalls Swift cannot reach directly (memfd, SCM_RIGHTS, inotify, the
+        // dma-buf exporters' ioctls,
+        // and libudev for the properties of devices that will use a buffer).
+        .target(name: "CSmafSys", path: "Sources/CSmafSys", linkerSettings: [.linkedLibrary("udev")]),
         // The device logic: codec, registry, secure slot, dispatcher, handoff. No libfuse here.
         .target(
             name: "SmafCore",

@@ -67,6 +67,23 @@ static const struct field handoff_msg_fields[] = {
 	{ NULL, 0, 0 },
 };
 
+static const struct field ext_create_for_fields[] = {
+	FIELD(smaf_ext_create_for, version), FIELD(smaf_ext_create_for, create),
+	FIELD(smaf_ext_create_for, n_devices), FIELD(smaf_ext_create_for, reserved1),
+	FIELD(smaf_ext_create_for, device_fds), FIELD(smaf_ext_create_for, reserved2),
+	{ NULL, 0, 0 },
+};
+
+static const struct field ext_devices_fields[] = {
+	FIELD(smaf_ext_devices, version), FIELD(smaf_ext_devices, length),
+	FIELD(smaf_ext_devices, n_devices), FIELD(smaf_ext_devices, reserved1),
+	FIELD(smaf_ext_devices, device_fds), FIELD(smaf_ext_devices, needs),
+	FIELD(smaf_ext_devices, dma_mask_bits), FIELD(smaf_ext_devices, align),
+	FIELD(smaf_ext_devices, allocators), FIELD(smaf_ext_devices, sources),
+	FIELD(smaf_ext_devices, reserved2),
+	{ NULL, 0, 0 },
+};
+
 static const struct field *fields_of(enum smaf_abi_struct s)
 {
 	switch (s) {
@@ -75,6 +92,8 @@ static const struct field *fields_of(enum smaf_abi_struct s)
 	case SMAF_ABI_INFO: return info_fields;
 	case SMAF_ABI_EXT_HANDOFF: return ext_handoff_fields;
 	case SMAF_ABI_EXT_STATUS: return ext_status_fields;
+	case SMAF_ABI_EXT_CREATE_FOR: return ext_create_for_fields;
+	case SMAF_ABI_EXT_DEVICES: return ext_devices_fields;
 	case SMAF_ABI_HANDOFF_MSG: return handoff_msg_fields;
 	}
 	return NULL;
@@ -97,6 +116,8 @@ size_t smaf_abi_struct_size(enum smaf_abi_struct s)
 	case SMAF_ABI_INFO: return sizeof(struct smaf_info);
 	case SMAF_ABI_EXT_HANDOFF: return sizeof(struct smaf_ext_handoff);
 	case SMAF_ABI_EXT_STATUS: return sizeof(struct smaf_ext_status);
+	case SMAF_ABI_EXT_CREATE_FOR: return sizeof(struct smaf_ext_create_for);
+	case SMAF_ABI_EXT_DEVICES: return sizeof(struct smaf_ext_devices);
 	case SMAF_ABI_HANDOFF_MSG: return sizeof(struct smaf_handoff_msg);
 	}
 	return 0;
@@ -110,6 +131,8 @@ size_t smaf_abi_struct_align(enum smaf_abi_struct s)
 	case SMAF_ABI_INFO: return _Alignof(struct smaf_info);
 	case SMAF_ABI_EXT_HANDOFF: return _Alignof(struct smaf_ext_handoff);
 	case SMAF_ABI_EXT_STATUS: return _Alignof(struct smaf_ext_status);
+	case SMAF_ABI_EXT_CREATE_FOR: return _Alignof(struct smaf_ext_create_for);
+	case SMAF_ABI_EXT_DEVICES: return _Alignof(struct smaf_ext_devices);
 	case SMAF_ABI_HANDOFF_MSG: return _Alignof(struct smaf_handoff_msg);
 	}
 	return 0;
@@ -137,3 +160,6 @@ uint32_t smaf_abi_max_name_length(void) { return MAX_NAME_LENGTH; }
 uint32_t smaf_abi_ioc_magic(void) { return SMAF_IOC_MAGIC; }
 uint32_t smaf_abi_ioc_ext_handoff(void) { return SMAF_IOC_EXT_HANDOFF; }
 uint32_t smaf_abi_ioc_ext_status(void) { return SMAF_IOC_EXT_STATUS; }
+uint32_t smaf_abi_ioc_ext_create_for(void) { return SMAF_IOC_EXT_CREATE_FOR; }
+uint32_t smaf_abi_ioc_ext_devices(void) { return SMAF_IOC_EXT_DEVICES; }
+uint32_t smaf_abi_ext_max_devices(void) { return SMAF_EXT_MAX_DEVICES; }

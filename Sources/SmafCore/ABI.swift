@@ -89,14 +89,36 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
     case handoff = 0xC080_5340
     /// `_IOWR('S', 0x41, struct smaf_ext_status)`: live buffers and channels.
     case status = 0xC080_5341
+    /// `_IOWR('S', 0x42, struct smaf_ext_create_for)`: CREATE for named devices.
+    case createFor = 0xC100_5342
+    /// `_IOWR('S', 0x43, struct smaf_ext_devices)`: the devices' constraints.
+    case devices = 0xC100_5343
 
-    public var structSize: Int { 128 }
+    public var structSize: Int {
+        switch self {
+        case .handoff, .status: return 128
+        case .createFor, .devices: return 256
+        }
+    }
 
     public var name: String {
         switch self {
         case .handoff: return "SMAF_IOC_EXT_HANDOFF"
         case .status: return "SMAF_IOC_EXT_STATUS"
+        case .createFor: return "SMAF_IOC_EXT_CREATE_FOR"
+        case .devices: return "SMAF_IOC_EXT_DEVICES"
         }
+    }
+
+    /// The most devices one request names.
+    public static let maxDevices = 16
+
+    public enum CreateForField {
+        public static let version = 0, create = 8, nDevices = 136, reserved1 = 140, deviceFDs = 144, reserved2 = 208
+    }
+    public enum DevicesField {
+        public static let version = 0, length = 8, nDevices = 16, reserved1 = 20, deviceFDs = 24
+        public static let needs = 88, dmaMaskBits = 92, align = 96, allocators = 104, sources = 112, reserved2 = 116
     }
 
     public enum HandoffField {

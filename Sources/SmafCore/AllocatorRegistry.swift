@@ -86,13 +86,15 @@ public final class AllocatorRegistry: Sendable {
 
     /// The allocator for an unnamed buffer (spec §3.8): with no devices the
     /// first in rank order, match() not consulted; otherwise the first whose
-    /// match() accepts the devices. Either way only allocators that can make
-    /// this buffer at all (its size; read-only if SMAF_RDWR is not asked
-    /// for) count. nil if none (the driver crashed on an empty list, B4).
-    public func choose(for devices: [DeviceConstraint], length: UInt64 = 0, readWrite: Bool = true) -> (any Allocator)? {
+    /// buffers meet every device's constraints. Either way only allocators
+    /// that can make this buffer at all (its size; read-only if SMAF_RDWR is
+    /// not asked for) count. nil if none (the driver crashed on an empty
+    /// list, B4).
+    public func choose(for constraints: DeviceConstraints = DeviceConstraints(), length: UInt64 = 0,
+                       readWrite: Bool = true) -> (any Allocator)? {
         state.withLock { s in
             s.ranked.first { a in
-                a.canServe(length: length, readWrite: readWrite) && (devices.isEmpty || a.matches(devices))
+                a.canServe(length: length, readWrite: readWrite) && a.unmetConstraint(constraints, length: length) == nil
             }
         }
     }

@@ -1,3 +1,5 @@
+import CSmafSys
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,10 +30,20 @@ public protocol CallerEnvironment: Sendable {
     /// fd is a buffer of an earlier smafd instance (or a look-alike), whose
     /// secure state this instance cannot know.
     func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool
+    /// The character device fd `fd` of thread `tid` is open on.
+    func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup
+}
+
+/// What an fd number a caller names as a device resolves to.
+public enum DeviceLookup: Sendable, Equatable {
+    case notOpen
+    case notCharacterDevice
+    case device(major: UInt32, minor: UInt32)
 }
 
 extension CallerEnvironment {
     public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool { false }
+    public func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup { .notOpen }
 }
 
 /// The name every smafd buffer's memfd carries ("/memfd:smaf-buffer (deleted)"
@@ -60,6 +72,16 @@ public struct ProcFSEnvironment: CallerEnvironment {
         guard n > 0 else { return false }
         let link = String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return link.hasPrefix("/memfd:\(smafBufferMemfdName)") || link.hasPrefix("/dmabuf:smaf:")
+    }
+
+    public func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup {
+        guard fd >= 0, tid > 0 else { return .notOpen }
+        var major: UInt32 = 0, minor: UInt32 = 0
+        switch withProcFDPath(tid: tid, fd: fd, { smaf_sys_char_device($0, &major, &minor) }) {
+        case 1: return .device(major: major, minor: minor)
+        case 0: return .notCharacterDevice
+        default: return .notOpen
+        }
     }
 
     public func processID(ofThread tid: Int32) -> Int32? {

@@ -22,6 +22,9 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let EPERM = SmafErrno(Glibc.EPERM)
     public static let EAGAIN = SmafErrno(Glibc.EAGAIN)
     public static let EMFILE = SmafErrno(Glibc.EMFILE)
+    public static let EBADF = SmafErrno(Glibc.EBADF)
+    public static let ENODEV = SmafErrno(Glibc.ENODEV)
+    public static let E2BIG = SmafErrno(Glibc.E2BIG)
 
     public var description: String {
         switch rawValue {
@@ -35,6 +38,9 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
         case Glibc.EPERM: return "EPERM"
         case Glibc.EAGAIN: return "EAGAIN"
         case Glibc.EMFILE: return "EMFILE"
+        case Glibc.EBADF: return "EBADF"
+        case Glibc.ENODEV: return "ENODEV"
+        case Glibc.E2BIG: return "E2BIG"
         default: return "errno \(rawValue)"
         }
     }

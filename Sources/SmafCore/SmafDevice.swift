@@ -27,6 +27,10 @@ public final class SmafDevice: Sendable {
     /// The node this device is served as, for operators ("/dev/smaf").
     public let devicePath: String
     let environment: any CallerEnvironment
+    /// What devices that will use a buffer need (SMAF_IOC_EXT_CREATE_FOR).
+    let deviceFacts: any DeviceFactSource
+    /// Said once: udev has no data, so only sysfs facts are known.
+    private let warnedNoUdev = Atomic(false)
     private let nextToken = Atomic<UInt32>(0)
     private let counters = Mutex(RequestCounters())
     let logger: Logger
@@ -44,6 +48,7 @@ public final class SmafDevice: Sendable {
         pool: MemfdPool? = nil,
         limits: Limits = .defaults,
         environment: any CallerEnvironment = ProcFSEnvironment(),
+        deviceFacts: any DeviceFactSource = SystemDeviceFacts(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         devicePath: String = "/dev/smaf",
         logger: Logger
@@ -57,6 +62,7 @@ public final class SmafDevice: Sendable {
         self.pool = pool
         self.limits = limits
         self.environment = environment
+        self.deviceFacts = deviceFacts
         self.pageSize = pageSize
         self.logger = logger
     }
@@ -109,8 +115,11 @@ public final class SmafDevice: Sendable {
 
     // MARK: - SMAF_IOC_CREATE (spec §3.3)
 
-    private func create(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller) -> Result<Int, SmafErrno> {
-        let rq = SmafRequest.create.rawValue
+    /// SMAF_IOC_CREATE, or the create part of SMAF_IOC_EXT_CREATE_FOR (`rq`)
+    /// with the devices' merged constraints.
+    private func create(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
+                        constraints: DeviceConstraints = DeviceConstraints(),
+                        request rq: UInt32 = SmafRequest.create.rawValue) -> Result<Int, SmafErrno> {
         var data = SmafCreateData(unchecked: input)
         guard data.version == 0 else {
             return refuse(.EINVAL, request: rq, caller: caller, "version \(data.version) is not 0")
@@ -165,10 +174,12 @@ public final class SmafDevice: Sendable {
                               "\(named.name) cannot make read-only buffers (its exports are always writable); ask for SMAF_RDWR")
             }
             allocator = named
-        } else if let chosen = registry.choose(for: [], length: size, readWrite: readWrite) {
+        } else if let chosen = registry.choose(for: constraints, length: size, readWrite: readWrite) {
             allocator = chosen
         } else {
             return refuse(.EINVAL, request: rq, caller: caller, registry.count == 0 ? "no allocator is registered"
+                          : constraints.devices > 0 ? "no allocator meets the devices' constraints: "
+                            + registry.allocators.map { "\($0.name) cannot give \($0.unmetConstraint(constraints, length: size) ?? "a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")" }.joined(separator: "; ")
                           : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
         }
         let props = allocator.properties
@@ -447,6 +458,35 @@ public final class SmafDevice: Sendable {
         }
         output.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<req.structSize]))
         switch req {
+        case .createFor:
+            typealias F = SmafExtensionRequest.CreateForField
+            let constraints: DeviceConstraints
+            switch resolveDevices(input, count: F.nDevices, fds: F.deviceFDs, req, caller) {
+            case .failure(let e): return .failure(e)
+            case .success(let c): constraints = c
+            }
+            let created = create(UnsafeRawBufferPointer(rebasing: input[F.create..<(F.create + SmafCreateData.wireSize)]),
+                                 UnsafeMutableRawBufferPointer(rebasing: output[F.create..<(F.create + SmafCreateData.wireSize)]),
+                                 caller, constraints: constraints, request: req.rawValue)
+            return created.map { _ in req.structSize }
+        case .devices:
+            typealias F = SmafExtensionRequest.DevicesField
+            let constraints: DeviceConstraints
+            switch resolveDevices(input, count: F.nDevices, fds: F.deviceFDs, req, caller) {
+            case .failure(let e): return .failure(e)
+            case .success(let c): constraints = c
+            }
+            let length = roundedLength(max(input.field(F.length, as: UInt64.self), 1)) ?? UInt64(Int64.max)
+            var mask: UInt64 = 0
+            for (i, a) in registry.allocators.prefix(64).enumerated()
+            where a.canServe(length: length, readWrite: true) && a.unmetConstraint(constraints, length: length) == nil {
+                mask |= 1 << UInt64(i)
+            }
+            output.setField(F.needs, constraints.needsBits)
+            output.setField(F.dmaMaskBits, UInt32(constraints.dmaMaskBits))
+            output.setField(F.align, constraints.align)
+            output.setField(F.allocators, mask)
+            output.setField(F.sources, constraints.sources)
         case .handoff:
             guard let handoff else {
                 return refuse(.EINVAL, request: req.rawValue, caller: caller, "this smafd has no handoff socket")
@@ -467,7 +507,46 @@ public final class SmafDevice: Sendable {
         return .success(req.structSize)
     }
 
+    /// The merged constraints of the devices a request names: `count` and
+    /// `fds` are offsets in its struct. E2BIG for more devices than the
+    /// struct holds, EBADF for an fd not open in the caller, ENODEV for one
+    /// that is not a character device.
+    private func resolveDevices(_ input: UnsafeRawBufferPointer, count: Int, fds: Int,
+                                _ req: SmafExtensionRequest, _ caller: Caller) -> Result<DeviceConstraints, SmafErrno> {
+        let n = input.field(count, as: UInt32.self)
+        guard n <= UInt32(SmafExtensionRequest.maxDevices) else {
+            return .failure(refusal(.E2BIG, req.rawValue, caller, "\(n) devices named; at most \(SmafExtensionRequest.maxDevices) fit"))
+        }
+        var constraints = DeviceConstraints()
+        for i in 0..<Int(n) {
+            let fd = input.field(fds + 4 * i, as: Int32.self)
+            switch environment.device(ofFD: fd, inThread: caller.tid) {
+            case .notOpen:
+                return .failure(refusal(.EBADF, req.rawValue, caller, "device fd \(fd) is not open in thread \(caller.tid)"))
+            case .notCharacterDevice:
+                return .failure(refusal(.ENODEV, req.rawValue, caller, "device fd \(fd) is not a character device"))
+            case .device(let major, let minor):
+                let f = deviceFacts.facts(major: major, minor: minor)
+                if f.sources & DeviceFactSources.noUdev != 0, !warnedNoUdev.exchange(true, ordering: .relaxed) {
+                    logger.warning("""
+                        udev has no data for device \(f.device) (\(f.sysfsPath.isEmpty ? "not in sysfs" : f.sysfsPath)): \
+                        is systemd-udevd running? Constraints come from sysfs alone (no SMAF_DMA_* properties, \
+                        so no device is known to need contiguous memory); said once
+                        """)
+                }
+                logger.debug("device fd \(fd) of tid \(caller.tid): \(f.device) \(f.sysfsPath) contiguous=\(f.contiguous) dma_mask_bits=\(f.dmaMaskBits.map(String.init) ?? "-") align=\(f.align) iommu=\(f.iommu)")
+                constraints.add(f)
+            }
+        }
+        return .success(constraints)
+    }
+
     // MARK: -
+
+    private func refusal(_ errno: SmafErrno, _ request: UInt32, _ caller: Caller, _ reason: @autoclosure () -> String) -> SmafErrno {
+        if case .failure(let e) = refuse(errno, request: request, caller: caller, reason()) { return e }
+        return errno
+    }
 
     private func refuse(_ errno: SmafErrno, request: UInt32, caller: Caller, _ reason: @autoclosure () -> String) -> Result<Int, SmafErrno> {
         counters.withLock { $0.refusals[errno.rawValue, default: 0] += 1 }

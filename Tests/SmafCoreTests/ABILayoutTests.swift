@@ -81,6 +81,23 @@ final class ABILayoutTests: XCTestCase {
             ("channels", S.channels, 4), ("secure_buffers", S.secureBuffers, 4),
             ("created_total", S.createdTotal, 8), ("reserved", S.reserved, 88),
         ])
+        typealias C = SmafExtensionRequest.CreateForField
+        check(SMAF_ABI_EXT_CREATE_FOR, size: 256, [
+            ("version", C.version, 8), ("create", C.create, 128), ("n_devices", C.nDevices, 4),
+            ("reserved1", C.reserved1, 4), ("device_fds", C.deviceFDs, 4 * SmafExtensionRequest.maxDevices),
+            ("reserved2", C.reserved2, 48),
+        ])
+        typealias D = SmafExtensionRequest.DevicesField
+        check(SMAF_ABI_EXT_DEVICES, size: 256, [
+            ("version", D.version, 8), ("length", D.length, 8), ("n_devices", D.nDevices, 4), ("reserved1", D.reserved1, 4),
+            ("device_fds", D.deviceFDs, 4 * SmafExtensionRequest.maxDevices), ("needs", D.needs, 4),
+            ("dma_mask_bits", D.dmaMaskBits, 4), ("align", D.align, 8), ("allocators", D.allocators, 8),
+            ("sources", D.sources, 4), ("reserved2", D.reserved2, 140),
+        ])
+        XCTAssertEqual(Int(smaf_abi_ext_max_devices()), SmafExtensionRequest.maxDevices)
+        XCTAssertEqual(SmafExtensionRequest.createFor.rawValue, smaf_abi_ioc_ext_create_for())
+        XCTAssertEqual(SmafExtensionRequest.devices.rawValue, smaf_abi_ioc_ext_devices())
+        XCTAssertEqual(SmafABI.iowr(nr: 0x42, size: 256), smaf_abi_ioc_ext_create_for())
         XCTAssertEqual(smaf_abi_struct_size(SMAF_ABI_HANDOFF_MSG), HandoffProtocol.messageSize)
         XCTAssertEqual(smaf_abi_field_offset(SMAF_ABI_HANDOFF_MSG, "token"), 8)
         XCTAssertEqual(smaf_abi_field_offset(SMAF_ABI_HANDOFF_MSG, "length"), 16)

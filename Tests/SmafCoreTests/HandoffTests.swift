@@ -35,12 +35,13 @@ final class HandoffTests: XCTestCase {
     var me: Caller { Caller(tid: smaf_sys_gettid(), uid: getuid(), gid: getgid()) }
 
     func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()],
-                        limits: Limits = .defaults, pool: MemfdPool? = nil) throws -> SmafDevice {
+                        limits: Limits = .defaults, pool: MemfdPool? = nil,
+                        deviceFacts: any DeviceFactSource = SystemDeviceFacts()) throws -> SmafDevice {
         let module = policy.makeModule()
         let r = AllocatorRegistry(securing: module)
         for a in allocators { try r.register(a) }
         return SmafDevice(registry: r, secureModule: module, handoff: server, lifetime: lifetime,
-                          pool: pool, limits: limits, logger: logs.logger)
+                          pool: pool, limits: limits, deviceFacts: deviceFacts, logger: logs.logger)
     }
 
     /// Connects like libsmaf does and waits for the welcome.
@@ -199,11 +200,25 @@ final class HandoffTests: XCTestCase {
         let (_, fd, _) = try receive(sock)
         close(fd)
         let r = AllocatorRegistry()
-        try r.register(NamedAllocator(name: "b-cma", ranking: 0, requiredMask: 0xFFFF_FFFF))
-        try r.register(NamedAllocator(name: "a-top", ranking: 1, requiredMask: 0xFF))
-        XCTAssertEqual(r.choose(for: [])?.name, "a-top", "no devices: first in rank order")
-        XCTAssertEqual(r.choose(for: [DeviceConstraint(name: "gpu", coherentDMAMask: 0xFFFF_FFFF)])?.name, "b-cma")
-        XCTAssertNil(r.choose(for: [DeviceConstraint(name: "x", coherentDMAMask: 1)]))
+        try r.register(NamedAllocator(name: "cpu-top", ranking: 9))
+        try r.register(NamedAllocator.dmabuf("b-cma", ranking: 0, contiguous: true, maxSize: 1 << 21, addressBits: 32))
+        try r.register(NamedAllocator.dmabuf("a-sg", ranking: 1, addressBits: 36))
+        XCTAssertEqual(r.choose()?.name, "cpu-top", "no devices: first in rank order")
+        var camera = DeviceFacts(device: "c 81:1")
+        XCTAssertEqual(r.choose(for: DeviceConstraints([camera]), length: 4096)?.name, "a-sg", "any device: a dma-buf")
+        camera.contiguous = true
+        XCTAssertEqual(r.choose(for: DeviceConstraints([camera]), length: 4096)?.name, "b-cma")
+        XCTAssertNil(r.choose(for: DeviceConstraints([camera]), length: 1 << 22), "beyond the contiguous allocator's size")
+        var gpu = DeviceFacts(device: "c 226:0")
+        gpu.dmaMaskBits = 30
+        XCTAssertNil(r.choose(for: DeviceConstraints([gpu]), length: 4096), "no allocator's memory lies below 2^30")
+        gpu.iommu = true
+        XCTAssertEqual(r.choose(for: DeviceConstraints([gpu]), length: 4096)?.name, "a-sg", "an IOMMU lifts the mask")
+        XCTAssertEqual(r.choose(for: DeviceConstraints([camera, gpu]), length: 4096)?.name, "b-cma", "the union of needs")
+        gpu.align = 1 << 20
+        XCTAssertNil(r.choose(for: DeviceConstraints([camera, gpu]), length: 4096), "no 1 MiB alignment")
+        XCTAssertEqual(r.lookup("a-sg")?.unmetConstraint(DeviceConstraints([camera]), length: 4096),
+                       "physically contiguous memory (a-sg is scatter-gather)")
     }
 
     func testHandoffQueryAndChannelLoss() throws {

@@ -41,24 +41,24 @@ public final class CapturedLogs: Sendable {
 }
 
 /// An allocator with any name, ranking and declared properties, whose
-/// buffers are memfds; with `requiredMask` it matches only device sets whose
-/// every DMA mask equals it (the CMA rule, §3.18).
+/// buffers are memfds.
 public struct NamedAllocator: Allocator {
     public let name: String
     public let ranking: Int32
-    public var requiredMask: UInt64?
     public var properties: AllocatorProperties
-    public init(name: String, ranking: Int32, requiredMask: UInt64? = nil, properties: AllocatorProperties? = nil) {
+    public init(name: String, ranking: Int32, properties: AllocatorProperties? = nil) {
         self.name = name
         self.ranking = ranking
-        self.requiredMask = requiredMask
         var p = MemfdAllocator().properties
         p.backing = "test"
         self.properties = properties ?? p
     }
-    public func matches(_ devices: [DeviceConstraint]) -> Bool {
-        guard let m = requiredMask else { return true }
-        return devices.allSatisfy { $0.coherentDMAMask == m }
+    /// Declared as a dma-buf exporter with these traits.
+    public static func dmabuf(_ name: String, ranking: Int32, contiguous: Bool = false, maxSize: UInt64 = 1 << 30,
+                              addressBits: Int = 36, alignment: UInt64 = 4096) -> NamedAllocator {
+        NamedAllocator(name: name, ranking: ranking, properties: AllocatorProperties(
+            dmabuf: true, contiguous: contiguous, lazy: false, maxSize: maxSize, readOnly: true, writeSealable: false,
+            lifetime: .inode, addressBits: addressBits, alignment: alignment, backing: "test dma-buf"))
     }
     public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try MemfdAllocator().allocate(request) }
 }

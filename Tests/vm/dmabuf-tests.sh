@@ -35,9 +35,10 @@ is_dmabuf_allocator() {
 	return 1
 }
 
-# What smafd must list here.  The two kernels the VM tier boots are known
+# What smafd must list here (as a set; testlib.sh's expected_allocators
+# gives the rank order).  The two kernels the VM tier boots are known
 # exactly; any other is judged by what it offers.
-expected_allocators() {
+required_allocators() {
 	case $kernel in
 	6.12.*) echo smaf-heap-system smaf-udmabuf smaf-udmabuf-hugetlb smaf-vgem smaf-memfd smaf-secretmem ;;
 	6.1.*) echo smaf-vgem smaf-memfd smaf-secretmem ;;
@@ -71,7 +72,7 @@ expect "the VM has at most 2 GiB (MemTotal ${mem_kb} kB), so no memory sits abov
 echo "# --- 1. the kernel's routes without smafd"
 run_test "dmabuf-direct: every route the kernel has behaves as design.md section 6 says" "$BIN/dmabuf-direct"
 # dmabuf-test's own checks pass on what smafd should hand out, made here.
-for a in $(expected_allocators); do
+for a in $(required_allocators); do
 	run_test "dmabuf-test's checks pass on a $a-like buffer made without smafd" "$T" --allocator "$a" --via direct
 done
 if [[ $kernel == 6.12.* ]]; then
@@ -81,7 +82,7 @@ fi
 echo "# --- 2. smafd with its default allocators"
 log=$WORK/default.log
 start_smafd "$log"
-want=$(expected_allocators | sorted)
+want=$(required_allocators | sorted)
 listed=$("$T" --list)
 echo "# GET_INFO, in rank order: $(echo $listed)"
 expect "GET_INFO lists exactly the allocators this kernel can serve: '$(echo "$listed" | sorted)' (want '$want')" \
@@ -121,9 +122,34 @@ live=$(wait_status live_buffers 0)
 expect "no buffer is left (live_buffers=$live)" test "${live%% *}" = 0
 stop_smafd
 
+echo "# --- 2b. DRM master, 10,000 cycles over every allocator, option errors"
+start_smafd "$log"
+run_test "smafd gave up the DRM master role vgem's node gave it" "$T" --drm-master
+fds0=$(fd_count)
+rss0=$(rss_kb)
+run_test "10,000 create/map/close cycles spread over every allocator" "$T" --cycles 10000
+live=$(wait_status live_buffers 0)
+expect "smafd holds no buffer record afterwards (live_buffers=$live)" test "${live%% *}" = 0
+expect_nothing_left "$fds0"
+rss1=$(rss_kb)
+expect "smafd's memory is back near its start (VmRSS ${rss0:-?} -> ${rss1:-?} kB, allowed +8192)" \
+	test "${rss1:-999999999}" -le $((${rss0:-0} + 8192))
+stop_smafd
+for bad in "--allocators no-such-allocator" "--rank smaf-memfd" "--rank smaf-memfd=high"; do
+	# shellcheck disable=SC2086
+	"$SMAFD" --foreground $bad >"$WORK/bad.log" 2>&1
+	rc=$?
+	expect "smafd $bad exits 64 with a reason (rc=$rc: $(tail -n 1 "$WORK/bad.log"))" test "$rc" = 64
+done
+# A --drm-device that is no DRM node is logged and left out; the rest serves.
+if start_smafd "$WORK/drm-null.log" --drm-device /dev/null; then
+	expect "smafd --drm-device /dev/null: logged as no DRM node" grep -q "/dev/null is not a DRM node" "$WORK/drm-null.log"
+	stop_smafd
+fi
+
 echo "# --- 3. smafd --allocators NAME: an unnamed CREATE comes from NAME"
 # Every allocator this kernel must have, whether or not smafd listed it above.
-for a in $(expected_allocators); do
+for a in $(required_allocators); do
 	log=$WORK/only-$a.log
 	start_smafd "$log" --allocators "$a" || continue
 	only=$("$T" --list | sorted)

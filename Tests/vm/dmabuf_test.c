@@ -378,12 +378,76 @@ static void lifetime_check(const char *allocator)
 	close(drm);
 }
 
+/* N create/map/close cycles spread round-robin over every listed
+ * allocator, each a 64 KiB read-write buffer (any allocator can make one). */
+static void cycles_check(long n)
+{
+	char *names[32];
+	int count = 0;
+	if (!vt_check(smaf_open() == 0, "open %s", vt_device_path()))
+		return;
+	int listed = smaf_allocator_count();
+	for (int i = 0; i < listed && count < 32; i++)
+		if ((names[count] = smaf_get_allocator_name(i)))
+			count++;
+	if (!vt_check(count > 0, "GET_INFO lists %d allocators", count))
+		return;
+	long failures = 0, per[32] = { 0 };
+	uint64_t t0 = vt_now_ns();
+	for (long i = 0; i < n; i++) {
+		int a = (int)(i % count), fd = -1;
+		if (smaf_create_buffer(65536, SMAF_RDWR | SMAF_CLOEXEC, names[a], &fd) != 0) {
+			if (failures++ == 0)
+				vt_note("cycle %ld: %s: %s", i, names[a], strerror(errno));
+			continue;
+		}
+		unsigned char *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			failures++;
+		} else {
+			p[0] = (unsigned char)i;
+			p[65535] = (unsigned char)~i;
+			if (p[0] != (unsigned char)i)
+				failures++;
+			munmap(p, 65536);
+		}
+		close(fd);
+		per[a]++;
+	}
+	double s = (double)(vt_now_ns() - t0) / 1e9;
+	for (int a = 0; a < count; a++) {
+		vt_note("%s: %ld cycles", names[a], per[a]);
+		free(names[a]);
+	}
+	vt_check(failures == 0, "%ld create/map/close cycles over %d allocators in %.1f s: %ld failed", n, count, s, failures);
+	smaf_close();
+}
+
+/* smafd opened vgem's primary node, which makes the first opener DRM
+ * master; it must have given that up: a display server starting now (here:
+ * this process, on a fresh open) can become master. */
+static void drm_master_check(void)
+{
+	int drm = imp_vgem_open();
+	if (!vt_check(drm >= 0, "open vgem's card node: %s", drm < 0 ? strerror(-drm) : "ok"))
+		return;
+	/* A fresh open is master at once if nobody was; SET_MASTER also
+	 * succeeds then (it only fails while another file is master). */
+	int r = ioctl(drm, DRM_IOCTL_SET_MASTER, 0);
+	int e = errno;
+	vt_check(r == 0, "a later opener can become DRM master of vgem while smafd holds it open (SET_MASTER: %s)",
+		 r == 0 ? "ok" : strerror(e));
+	close(drm);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: dmabuf-test --list\n"
 			"       dmabuf-test --allocator NAME --via libsmaf|shim|unnamed|direct\n"
 			"       dmabuf-test --contig-check [--via direct]\n"
-			"       dmabuf-test --lifetime NAME\n");
+			"       dmabuf-test --lifetime NAME\n"
+			"       dmabuf-test --cycles N\n"
+			"       dmabuf-test --drm-master\n");
 	return 2;
 }
 
@@ -398,6 +462,16 @@ int main(int argc, char **argv)
 		snprintf(title, sizeof(title), "dmabuf-test --contig-check via %s", via);
 		vt_init(title);
 		contig_check(via);
+		return vt_finish();
+	}
+	if (argc == 3 && !strcmp(argv[1], "--cycles")) {
+		vt_init("dmabuf-test --cycles");
+		cycles_check(atol(argv[2]));
+		return vt_finish();
+	}
+	if (argc == 2 && !strcmp(argv[1], "--drm-master")) {
+		vt_init("dmabuf-test --drm-master");
+		drm_master_check();
 		return vt_finish();
 	}
 	if (argc == 3 && !strcmp(argv[1], "--lifetime")) {

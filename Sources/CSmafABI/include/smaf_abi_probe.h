@@ -16,6 +16,8 @@ enum smaf_abi_struct {
 	SMAF_ABI_EXT_HANDOFF = 3, /* smaf_ext.h */
 	SMAF_ABI_EXT_STATUS = 4,
 	SMAF_ABI_HANDOFF_MSG = 5,
+	SMAF_ABI_EXT_CREATE_FOR = 6,
+	SMAF_ABI_EXT_DEVICES = 7,
 };
 
 /* sizeof / _Alignof of one of the three structs. */
@@ -36,5 +38,8 @@ uint32_t smaf_abi_max_name_length(void);
 uint32_t smaf_abi_ioc_magic(void);
 uint32_t smaf_abi_ioc_ext_handoff(void);
 uint32_t smaf_abi_ioc_ext_status(void);
+uint32_t smaf_abi_ioc_ext_create_for(void);
+uint32_t smaf_abi_ioc_ext_devices(void);
+uint32_t smaf_abi_ext_max_devices(void);
 
 #endif

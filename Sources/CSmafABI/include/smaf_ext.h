@@ -25,6 +25,8 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+#include "smaf.h"
+
 #define SMAF_HANDOFF_PROTOCOL 1
 #define SMAF_HANDOFF_MAGIC 0x46414d53u /* "SMAF" in little-endian bytes */
 #define SMAF_HANDOFF_PATH_MAX 108      /* sizeof(sockaddr_un.sun_path) */
@@ -69,10 +71,73 @@ struct smaf_handoff_msg {
 #define SMAF_QUERY_TOKEN (-1)
 #define SMAF_QUERY_INFO 1u
 #define SMAF_QUERY_STATUS 2u
+/* What smafd knows of one of the asker's buffers: length = the buffer's fd
+ * number in the asking process; the answer names its allocator. */
+#define SMAF_QUERY_BUFFER 3u
 #define SMAF_QUERY_MAX 65536 /* largest answer, header included */
+
+/*
+ * Constraint-aware allocation. The kernel driver learned which devices would
+ * use a buffer from its dma-buf attachments; smafd cannot see attachments,
+ * so the caller names the devices, as file descriptors of its own (a V4L2
+ * node, a DRM node, a /dev/dma_heap node, any character device; an O_PATH
+ * fd is enough). smafd resolves each through /proc, finds its sysfs device
+ * by the device number, and reads its constraints: udev properties
+ * SMAF_DMA_CONTIGUOUS=1, SMAF_DMA_MASK_BITS=N, SMAF_DMA_ALIGN=BYTES, and
+ * from sysfs dma_mask_bits and iommu_group. Any device at all needs a real
+ * dma-buf.
+ *
+ * SMAF_IOC_EXT_CREATE_FOR: `create` is handled exactly as SMAF_IOC_CREATE
+ * (same checks, same handoff of the fd by token), except that an unnamed
+ * buffer comes from the first allocator in rank order that meets every
+ * constraint of every device (none: EINVAL). A named one uses that
+ * allocator unconditionally. n_devices 0 is a plain unnamed CREATE.
+ * Errors besides CREATE's: more than SMAF_EXT_MAX_DEVICES devices: E2BIG;
+ * a device fd not open in the caller: EBADF; not a character device: ENODEV.
+ */
+#define SMAF_EXT_MAX_DEVICES 16
+
+struct smaf_ext_create_for {
+	__u64 version;                          /* in: 0 */
+	struct smaf_create_data create;         /* in/out: as for SMAF_IOC_CREATE */
+	__u32 n_devices;                        /* in: entries of device_fds used */
+	__u32 reserved1;
+	__s32 device_fds[SMAF_EXT_MAX_DEVICES]; /* in: the caller's fds */
+	__u8 reserved2[48];
+};                                          /* 256 bytes */
+
+/* What the devices need, merged (union of needs, intersection of what
+ * satisfies them): smaf_ext_devices.needs bits. */
+#define SMAF_NEEDS_DMABUF     0x1u /* any device: only a dma-buf can be imported */
+#define SMAF_NEEDS_CONTIGUOUS 0x2u /* physically contiguous memory */
+
+/* Where the facts came from: smaf_ext_devices.sources bits. */
+#define SMAF_SOURCE_UDEV        0x1u /* udev properties were read */
+#define SMAF_SOURCE_NO_UDEV     0x2u /* udev has no data (udevd not running?): sysfs only */
+#define SMAF_SOURCE_DMA_MASK    0x4u /* a sysfs dma_mask_bits */
+#define SMAF_SOURCE_IOMMU_GROUP 0x8u /* an iommu_group: the device translates */
+
+/* SMAF_IOC_EXT_DEVICES argument (256 bytes): the merged constraints of the
+ * devices, and which allocators meet them for a buffer of `length` bytes
+ * (what SMAF_IOC_EXT_CREATE_FOR would choose from). Same errors. */
+struct smaf_ext_devices {
+	__u64 version;                          /* in: 0 */
+	__u64 length;                           /* in: buffer size to match (0: one page) */
+	__u32 n_devices;                        /* in */
+	__u32 reserved1;
+	__s32 device_fds[SMAF_EXT_MAX_DEVICES]; /* in */
+	__u32 needs;                            /* out: SMAF_NEEDS_* */
+	__u32 dma_mask_bits;                    /* out: addressable bits (64: no limit) */
+	__u64 align;                            /* out: bytes the buffer must be aligned to */
+	__u64 allocators;                       /* out: bit i set: GET_INFO index i meets them */
+	__u32 sources;                          /* out: SMAF_SOURCE_* */
+	__u8 reserved2[140];
+};                                          /* 256 bytes */
 
 /* Numbers far from the v10 requests 0-3, same magic 'S'. */
 #define SMAF_IOC_EXT_HANDOFF _IOWR('S', 0x40, struct smaf_ext_handoff)
 #define SMAF_IOC_EXT_STATUS  _IOWR('S', 0x41, struct smaf_ext_status)
+#define SMAF_IOC_EXT_CREATE_FOR _IOWR('S', 0x42, struct smaf_ext_create_for)
+#define SMAF_IOC_EXT_DEVICES _IOWR('S', 0x43, struct smaf_ext_devices)
 
 #endif

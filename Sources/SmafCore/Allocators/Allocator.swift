@@ -3,17 +3,6 @@ import Glibc
 #endif
 import CSmafSys
 
-/// A device that will use a buffer, as far as an allocator cares (spec
-/// §3.15/§3.18: CMA matched on the device's coherent DMA mask).
-public struct DeviceConstraint: Sendable, Equatable {
-    public var name: String
-    public var coherentDMAMask: UInt64
-    public init(name: String, coherentDMAMask: UInt64) {
-        self.name = name
-        self.coherentDMAMask = coherentDMAMask
-    }
-}
-
 /// What an allocator's buffers are, declared once: GET_INFO's order,
 /// `smafctl info` and the choice of an allocator for a request all read it.
 public struct AllocatorProperties: Sendable, Equatable {
@@ -33,11 +22,16 @@ public struct AllocatorProperties: Sendable, Equatable {
     public var writeSealable: Bool
     /// How smafd learns that a buffer is gone (see BufferLifetime).
     public var lifetime: BufferLifetimeKind
+    /// Its pages lie below 2^addressBits (physical addresses).
+    public var addressBits: Int
+    /// Its buffers start on a multiple of this many bytes, physically.
+    public var alignment: UInt64
     /// What really backs the memory, for operators.
     public var backing: String
 
     public init(dmabuf: Bool, contiguous: Bool, lazy: Bool, maxSize: UInt64, readOnly: Bool,
-                writeSealable: Bool, lifetime: BufferLifetimeKind, backing: String) {
+                writeSealable: Bool, lifetime: BufferLifetimeKind, addressBits: Int = SystemMemory.addressBits,
+                alignment: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))), backing: String) {
         self.dmabuf = dmabuf
         self.contiguous = contiguous
         self.lazy = lazy
@@ -45,6 +39,8 @@ public struct AllocatorProperties: Sendable, Equatable {
         self.readOnly = readOnly
         self.writeSealable = writeSealable
         self.lifetime = lifetime
+        self.addressBits = addressBits
+        self.alignment = alignment
         self.backing = backing
     }
 }
@@ -68,8 +64,9 @@ public struct AllocationRequest: Sendable {
 }
 
 /// An allocator plug-in (spec §3.15): a name CREATE can ask for, a ranking
-/// that orders the list GET_INFO enumerates (index 0 = preferred), a match
-/// rule over the devices that will use a buffer, and the allocation itself.
+/// that orders the list GET_INFO enumerates (index 0 = preferred), declared
+/// properties from which its match() over the devices that will use a
+/// buffer is answered (unmetConstraint), and the allocation itself.
 /// The plug-ins are the other files of this folder; AllocatorDiscovery
 /// probes which of them work on this host.
 public protocol Allocator: Sendable {
@@ -78,8 +75,6 @@ public protocol Allocator: Sendable {
     /// Bigger is preferred.
     var ranking: Int32 { get }
     var properties: AllocatorProperties { get }
-    /// Can this allocator serve all of these devices?
-    func matches(_ devices: [DeviceConstraint]) -> Bool
     /// A new file of exactly `request.length` bytes, zero-filled, owned by
     /// the caller.
     func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32
@@ -92,8 +87,6 @@ extension Allocator {
     public var usesPlainMemfd: Bool { false }
     /// What really backs the memory, for operators.
     public var backing: String { properties.backing }
-    /// A device can only import a dma-buf; with no device anything serves.
-    public func matches(_ devices: [DeviceConstraint]) -> Bool { devices.isEmpty || properties.dmabuf }
     /// Whether it can make this buffer at all (size, read-only).
     public func canServe(length: UInt64, readWrite: Bool) -> Bool {
         length <= properties.maxSize && (readWrite || properties.readOnly)

@@ -13,7 +13,6 @@ public struct AllocatorAlias: Allocator {
         self.name = name
         self.target = target
     }
-    public func matches(_ devices: [DeviceConstraint]) -> Bool { target.matches(devices) }
     public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try target.allocate(request) }
     public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }
@@ -28,7 +27,6 @@ public struct RerankedAllocator: Allocator {
         self.target = target
         self.ranking = ranking
     }
-    public func matches(_ devices: [DeviceConstraint]) -> Bool { target.matches(devices) }
     public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try target.allocate(request) }
     public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }

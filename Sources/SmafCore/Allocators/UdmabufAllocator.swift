@@ -41,7 +41,7 @@ public struct UdmabufAllocator: Allocator {
             self.ranking = ranking ?? AllocatorRanking.udmabufHugetlb
             properties = AllocatorProperties(
                 dmabuf: true, contiguous: true, lazy: false, maxSize: min(page, sizeLimit), readOnly: false,
-                writeSealable: false, lifetime: .lastClose,
+                writeSealable: false, lifetime: .lastClose, alignment: page,
                 backing: "udmabuf over a hugetlb memfd (\(page >> 20) MiB pages: contiguous up to one page, from the reserved pool)")
         }
     }
