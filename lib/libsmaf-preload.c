@@ -4,7 +4,8 @@
  *
  *   LD_PRELOAD=libsmaf-preload.so program ...
  *
- * It defines ioctl(). SMAF_IOC_CREATE goes to smaf__handoff_ioctl(), which
+ * It defines ioctl(). SMAF_IOC_CREATE (and smafd's SMAF_IOC_EXT_CREATE_FOR)
+ * goes to smaf__handoff_ioctl(), which
  * sets up this process's handoff channel and puts the received buffer fd
  * into the struct's fd field, as the kernel driver would have. Every other
  * request goes straight to the kernel. errno behaves as with ioctl(2).
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 #include "smaf.h"
+#include "smaf_ext.h"
 #include "smaf_handoff.h"
 
 SMAF_HANDOFF_EXPORT int ioctl(int fd, unsigned long request, ...)
@@ -49,7 +51,7 @@ SMAF_HANDOFF_EXPORT int ioctl(int fd, unsigned long request, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	/* The kernel looks at the low 32 bits of the request only. */
-	if ((unsigned int)request == SMAF_IOC_CREATE)
+	if ((unsigned int)request == SMAF_IOC_CREATE || (unsigned int)request == SMAF_IOC_EXT_CREATE_FOR)
 		return smaf__handoff_ioctl(fd, request, arg);
 	return (int)syscall(SYS_ioctl, fd, request, arg);
 }

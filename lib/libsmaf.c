@@ -41,6 +41,7 @@
 
 #include "libsmaf.h"
 #include "smaf.h"
+#include "smaf_ext.h"
 #include "smaf_handoff.h"
 
 static pthread_rwlock_t state_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
@@ -189,6 +190,36 @@ void smaf_close(void)
 	}
 	pthread_rwlock_unlock(&state_lock);
 	errno = e;
+}
+
+int smaf_create_buffer_for(unsigned int length, unsigned int flags, const int *device_fds,
+			   unsigned int n_devices, int *fd)
+{
+	struct smaf_ext_create_for req;
+	memset(&req, 0, sizeof(req));
+	req.create.length = length;
+	req.create.flags = flags;
+	if (!fd || (n_devices > 0 && !device_fds)) {
+		pthread_rwlock_rdlock(&state_lock);
+		int closed = device_fd < 0;
+		pthread_rwlock_unlock(&state_lock);
+		errno = closed ? EBADF : EINVAL;
+		return -1;
+	}
+	/* Counted as given, so smafd says E2BIG for too many; only what fits
+	 * is copied. */
+	req.n_devices = n_devices;
+	for (unsigned int i = 0; i < n_devices && i < SMAF_EXT_MAX_DEVICES; i++)
+		req.device_fds[i] = device_fds[i];
+	int r = device_ioctl(SMAF_IOC_EXT_CREATE_FOR, &req);
+	if (r == NOT_OPEN)
+		return -1; /* *fd untouched */
+	if (r < 0) {
+		*fd = -1;
+		return -1;
+	}
+	*fd = req.create.fd;
+	return 0;
 }
 
 int smaf_create_buffer(unsigned int length, unsigned int flags, char *name, int *fd)

@@ -37,6 +37,19 @@ void smaf_close(void);
  * is not open. */
 int smaf_create_buffer(unsigned int length, unsigned int flags, char *name, int *fd);
 
+/* smafd's extension: like smaf_create_buffer() with no name, but the
+ * buffer comes from the first allocator, in rank order, that meets the
+ * constraints of every device in device_fds (the caller's open fds of the
+ * devices that will use the buffer: a V4L2 node, a DRM node, any character
+ * device; O_PATH fds do). n_devices 0 behaves like an unnamed
+ * smaf_create_buffer(). 0 with the buffer's fd in *fd; -1 with errno and
+ * *fd = -1: EINVAL when no allocator meets them, E2BIG for more than
+ * SMAF_EXT_MAX_DEVICES (16) devices, EBADF for an fd that is not open,
+ * ENODEV for one that is not a character device, EINVAL on a device not
+ * served by smafd; -1 with *fd untouched when the device is not open. */
+int smaf_create_buffer_for(unsigned int length, unsigned int flags, const int *device_fds,
+			   unsigned int n_devices, int *fd);
+
 /* Makes the buffer `fd` secure (secure != 0) or not. 0, or -1 with errno
  * (EINVAL: no secure module, or fd is not a SMAF buffer); -1 if not open. */
 int smaf_set_secure(int fd, int secure);

@@ -396,9 +396,18 @@ static int fail_after_create(struct smaf_create_data *data, int e)
 	return -1;
 }
 
-/* CREATE on channel c (its lock held). 0, or -1 with errno. */
-static int create_on_channel(struct channel *c, int devfd, struct smaf_create_data *data)
+/* The create struct inside a request's argument: SMAF_IOC_CREATE's is the
+ * argument itself; SMAF_IOC_EXT_CREATE_FOR's carries one after its version. */
+static struct smaf_create_data *create_data_of(unsigned int request, void *arg)
 {
+	return request == SMAF_IOC_EXT_CREATE_FOR ? &((struct smaf_ext_create_for *)arg)->create
+						  : (struct smaf_create_data *)arg;
+}
+
+/* CREATE (or CREATE_FOR) on channel c (its lock held). 0, or -1 with errno. */
+static int create_on_channel(struct channel *c, int devfd, unsigned int request, void *arg)
+{
+	struct smaf_create_data *data = create_data_of(request, arg);
 	/* data is not touched before the ioctl: the kernel validates the
 	 * pointer (EFAULT), and on failure nothing may be written to it. */
 	for (int attempt = 0;; attempt++) {
@@ -410,11 +419,11 @@ static int create_on_channel(struct channel *c, int devfd, struct smaf_create_da
 		if (c->sock < 0) {
 			int r = channel_connect(c, devfd);
 			if (r == NO_HANDOFF)
-				return raw_ioctl(devfd, SMAF_IOC_CREATE, data);
+				return raw_ioctl(devfd, request, arg);
 			if (r < 0)
 				return -1;
 		}
-		if (raw_ioctl(devfd, SMAF_IOC_CREATE, data) == 0)
+		if (raw_ioctl(devfd, request, arg) == 0)
 			break;
 		/* smafd says we have no channel although we hold one: it dropped
 		 * it between our check and its send, or it is a restarted smafd
@@ -468,19 +477,19 @@ static int create_on_channel(struct channel *c, int devfd, struct smaf_create_da
 	}
 }
 
-static int handoff_create(int devfd, struct smaf_create_data *data)
+static int handoff_create(int devfd, unsigned int request, void *arg)
 {
 	struct stat st;
 	/* Only a character device can be a SMAF node; never send our extension
 	 * request to anything else. (A bad devfd gets its EBADF from ioctl.) */
 	if (fstat(devfd, &st) != 0 || !S_ISCHR(st.st_mode))
-		return raw_ioctl(devfd, SMAF_IOC_CREATE, data);
+		return raw_ioctl(devfd, request, arg);
 	pthread_once(&init_once, init_table);
 	struct channel *c = channel_get(st.st_rdev, 1);
 	if (!c)
 		return -1;
 	pthread_mutex_lock(&c->lock);
-	int r = create_on_channel(c, devfd, data);
+	int r = create_on_channel(c, devfd, request, arg);
 	int e = errno;
 	pthread_mutex_unlock(&c->lock);
 	channel_put(c);
@@ -493,10 +502,11 @@ static int handoff_create(int devfd, struct smaf_create_data *data)
 int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg)
 {
 	/* The kernel compares the low 32 bits of the request. */
-	if ((unsigned int)request != SMAF_IOC_CREATE)
+	unsigned int nr = (unsigned int)request;
+	if (nr != SMAF_IOC_CREATE && nr != SMAF_IOC_EXT_CREATE_FOR)
 		return raw_ioctl(devfd, request, arg);
 	int saved = errno;
-	int r = handoff_create(devfd, arg);
+	int r = handoff_create(devfd, nr, arg);
 	if (r == 0)
 		errno = saved; /* like ioctl(2): errno untouched on success */
 	return r;

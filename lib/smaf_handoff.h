@@ -38,7 +38,8 @@
 #define SMAF_HANDOFF_EXPORT __attribute__((visibility("default")))
 
 /*
- * ioctl() on a SMAF device with buffer handoff. For SMAF_IOC_CREATE: makes
+ * ioctl() on a SMAF device with buffer handoff. For SMAF_IOC_CREATE (and
+ * smafd's SMAF_IOC_EXT_CREATE_FOR, whose create struct follows its version): makes
  * sure this process has a handoff channel to the smafd serving devfd,
  * issues the ioctl and replaces the returned token with the received buffer
  * fd. On a node that does not know SMAF_IOC_EXT_HANDOFF (a kernel driver, an

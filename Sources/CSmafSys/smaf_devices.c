@@ -4,6 +4,7 @@
 #include "smaf_devices.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +12,8 @@
 #include <sys/sysmacros.h>
 
 #include <libudev.h>
+
+const int SMAF_O_PATH = O_PATH;
 
 static int parse_u64(const char *s, uint64_t *out)
 {

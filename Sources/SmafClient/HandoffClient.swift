@@ -75,13 +75,33 @@ public final class HandoffClient {
 
     /// CREATE with handoff: the buffer's fd (owned by the caller) and the
     /// struct as the ioctl returned it, with `fd` replaced by the real fd.
-    public func create(length: UInt64, flags: UInt32, name: String = "") throws(SmafClientError) -> (fd: Int32, data: SmafCreateData) {
+    /// With `devices` (fds of this process) or `forDevices`, it is
+    /// SMAF_IOC_EXT_CREATE_FOR: smafd picks an allocator they can all use.
+    public func create(length: UInt64, flags: UInt32, name: String = "", devices: [Int32] = [],
+                       forDevices: Bool = false) throws(SmafClientError) -> (fd: Int32, data: SmafCreateData) {
         var data = SmafCreateData()
         data.length = length
         data.flags = flags
         data.name = FixedBytes(cString: name)
-        let e = device.ioctl(SmafRequest.create.rawValue, &data)
-        guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_CREATE") }
+        if !devices.isEmpty || forDevices {
+            // SMAF_IOC_EXT_CREATE_FOR: the create struct after the version,
+            // then the device count and fds.
+            typealias F = SmafExtensionRequest.CreateForField
+            var bytes = [UInt8](repeating: 0, count: SmafExtensionRequest.createFor.structSize)
+            bytes.replaceSubrange(F.create..<(F.create + SmafCreateData.wireSize), with: data.encoded)
+            bytes.withUnsafeMutableBytes { raw in
+                raw.storeBytes(of: UInt32(devices.count), toByteOffset: F.nDevices, as: UInt32.self)
+                for (i, fd) in devices.prefix(SmafExtensionRequest.maxDevices).enumerated() {
+                    raw.storeBytes(of: fd, toByteOffset: F.deviceFDs + 4 * i, as: Int32.self)
+                }
+            }
+            let e = device.raw(SmafExtensionRequest.createFor.rawValue, &bytes)
+            guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_EXT_CREATE_FOR") }
+            data = SmafCreateData(decoding: Array(bytes[F.create..<(F.create + SmafCreateData.wireSize)]))!
+        } else {
+            let e = device.ioctl(SmafRequest.create.rawValue, &data)
+            guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_CREATE") }
+        }
         while true {
             let m = try receive()
             if m.token == data.fd {

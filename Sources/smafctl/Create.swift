@@ -19,14 +19,25 @@ struct Create: ParsableCommand {
     @Flag(help: "Make the buffer secure before mapping it.")
     var secure = false
 
+    @Option(name: .customLong("for"), help: ArgumentHelp(
+        "A device that will use the buffer, e.g. /dev/video1 (repeatable): smafd picks an allocator every such device can use.",
+        valueName: "path"))
+    var devices: [String] = []
+
     func run() throws {
         guard let length = parseByteSize(size), length > 0 else { throw ValidationError("--size '\(size)' is not a size") }
         let handle = try options.open()
         let client = try options.handoff(handle)
         var report: [String: Any] = ["device": handle.path, "requested_bytes": length]
+        if !devices.isEmpty { report["for"] = devices }
 
+        let deviceFDs = try openDevices(devices)
+        defer { deviceFDs.forEach { close($0) } }
         let t0 = DispatchTime.now()
-        let (fd, _) = try wrap { try client.create(length: length, flags: SmafABI.flagRDWR | SmafABI.flagCLOEXEC, name: name) }
+        let (fd, _) = try wrap {
+            try client.create(length: length, flags: SmafABI.flagRDWR | SmafABI.flagCLOEXEC, name: name,
+                              devices: deviceFDs, forDevices: !devices.isEmpty)
+        }
         defer { close(fd) }
         report["create_us"] = microseconds(since: t0)
         var st = stat()
@@ -88,4 +99,20 @@ struct Create: ParsableCommand {
     private func microseconds(since t: DispatchTime) -> Int {
         Int((DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1000)
     }
+}
+
+/// O_PATH fds of device nodes: enough for smafd to identify each device,
+/// without opening it (no driver open, no DRM master taken).
+func openDevices(_ paths: [String]) throws -> [Int32] {
+    var fds: [Int32] = []
+    for path in paths {
+        let fd = open(path, SMAF_O_PATH | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            fds.forEach { close($0) }
+            throw Failure("cannot open \(path): \(String(cString: strerror(e)))")
+        }
+        fds.append(fd)
+    }
+    return fds
 }

@@ -42,7 +42,7 @@ extension HandoffTests {
         let d = try device(allocators: [MemfdAllocator(), NamedAllocator.dmabuf("sg", ranking: 10),
                                         NamedAllocator.dmabuf("contig", ranking: 5, contiguous: true, maxSize: 1 << 20)],
                            deviceFacts: ScriptedDeviceFacts(contiguous: [3]))
-        let null = open("/dev/null", O_RDONLY | O_CLOEXEC), zero = open("/dev/zero", 0o10000000 | O_CLOEXEC)  // O_PATH
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC), zero = open("/dev/zero", SMAF_O_PATH | O_CLOEXEC)
         defer { close(null); close(zero) }
         let cases: [([Int32], String)] = [([], "sg"), ([zero], "sg"), ([null], "contig"), ([zero, null], "contig")]
         for (fds, expected) in cases {

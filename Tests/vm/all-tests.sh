@@ -2,7 +2,8 @@
 # Everything the VM tier checks, in one boot of one kernel: the device and
 # its ABI (device-tests.sh), then buffers, handoff and libsmaf (buffer-tests.sh),
 # then the buffers as dma-bufs that vgem and vivid import (dmabuf-tests.sh;
-# boot as scripts/test does), then smafctl (smafctl-tests.sh; smafctl sits
+# boot as scripts/test does), then constraint-aware allocation
+# (constraints-tests.sh), then smafctl (smafctl-tests.sh; smafctl sits
 # next to smafd), then 100,000
 # random ioctls against one daemon that must survive them (storm-tests.sh),
 # least privilege and limits (privilege-tests.sh), the reliability tests
@@ -19,6 +20,9 @@ status=0
 # Buffers as real dma-bufs, judged by the importers vgem and vivid (the VM
 # must be booted as scripts/test does: --modules vivid,vgem, hugepages=).
 "$here/dmabuf-tests.sh" "$1" "$2" || status=1
+# Devices choose the allocator (udev properties, sysfs); first without
+# udevd, then with it: before anything else here starts systemd-udevd.
+"$here/constraints-tests.sh" "$1" "$2" || status=1
 "$here/smafctl-tests.sh" "$1" "$(dirname "$1")/smafctl" "$2" || status=1
 "$here/storm-tests.sh" "$1" "$2" || status=1
 "$here/privilege-tests.sh" "$1" "$2" || status=1

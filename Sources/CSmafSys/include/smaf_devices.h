@@ -26,6 +26,10 @@ struct smaf_udev_facts {
  * found = 0. */
 int smaf_sys_udev_facts(unsigned major, unsigned minor, struct smaf_udev_facts *out);
 
+/* O_PATH, which Swift's Glibc module does not export: an fd that names a
+ * file without opening it (for a device: no driver open). */
+extern const int SMAF_O_PATH;
+
 /* stat(path): 1 and the device numbers if it is a character device, 0 if
  * it is some other file, -1 with errno if it cannot be stat'ed. */
 int smaf_sys_char_device(const char *path, unsigned *major, unsigned *minor);
