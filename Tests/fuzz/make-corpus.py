@@ -15,10 +15,11 @@ import os
 import struct
 import sys
 
-CREATE, GET_SECURE, SET_SECURE, GET_INFO, EXT_HANDOFF, EXT_STATUS = 0, 1, 2, 3, 4, 5
+CREATE, GET_SECURE, SET_SECURE, GET_INFO, EXT_HANDOFF, EXT_STATUS, EXT_CREATE_FOR, EXT_DEVICES = 0, 1, 2, 3, 4, 5, 6, 7
 LEGACY, S_TYPE, FLIPPED, ANY = 8, 9, 10, 11
-KNOWN = [0xC0805300, 0xC0405301, 0xC0405302, 0xC0805303, 0xC0805340, 0xC0805341]
-STRUCT_SIZE = {0xC0805300: 128, 0xC0405301: 64, 0xC0405302: 64, 0xC0805303: 128, 0xC0805340: 128, 0xC0805341: 128}
+KNOWN = [0xC0805300, 0xC0405301, 0xC0405302, 0xC0805303, 0xC0805340, 0xC0805341, 0xC1005342, 0xC1005343]
+STRUCT_SIZE = {0xC0805300: 128, 0xC0405301: 64, 0xC0405302: 64, 0xC0805303: 128, 0xC0805340: 128, 0xC0805341: 128,
+               0xC1005342: 256, 0xC1005343: 256}
 LEGACY_NUMBERS = [
     0xC0505300, 0xC04C5300, 0xC0105300, 0xC00C5300, 0xC0085301, 0xC0085302, 0xC0485303,
     0xC0445303, 0xC0885300, 0xC0485301, 0xC0485302, 0xC0845300, 0xC0445301, 0xC0445302,
@@ -49,7 +50,7 @@ def op(choice, payload=b"", *, extra=b"", number=None, zero_version=False, sizes
     """One operation. choice: the request code (0-15); number: the request
     number it stands for (needed for choices 8-15 to size the payload)."""
     if number is None:
-        number = KNOWN[[0, 1, 2, 3, 4, 5, 1, 2][choice]] if choice < 8 else None
+        number = KNOWN[choice] if choice < 8 else None
     k = choice | (0x10 if zero_version else 0) | sizes << 5 | (0x80 if out is not None else 0)
     b = bytes([k]) + extra
     if sizes == 0:
@@ -83,6 +84,20 @@ def info(index, version=0, reserved=b""):
 
 def ext(version=0):
     return struct.pack("<Q", version) + b"\0" * 120
+
+
+def create_for(fds, count=None, version=0, **kw):
+    """SMAF_IOC_EXT_CREATE_FOR: the create struct, then the device fds."""
+    fds = list(fds)[:16]
+    return (struct.pack("<Q", version) + create(**kw) + struct.pack("<II", len(fds) if count is None else count, 0) +
+            struct.pack("<16i", *(fds + [0] * (16 - len(fds)))) + b"\0" * 48)
+
+
+def devices(fds, count=None, length=4096, version=0):
+    """SMAF_IOC_EXT_DEVICES."""
+    fds = list(fds)[:16]
+    return (struct.pack("<QQII", version, length, len(fds) if count is None else count, 0) +
+            struct.pack("<16i", *(fds + [0] * (16 - len(fds)))) + b"\0" * 168)
 
 
 def seeds():
@@ -131,6 +146,17 @@ def seeds():
                               ("scripted-seal-only-unregistered", scripted(seal_only=True), 2),
                               ("testsecure", TESTSECURE, 3)]:
         s[f"secure-unsealable-{name}"] = header(module=module, registry=reg) + unsealable
+    # Devices (FuzzEnvironment: even fds 4-7 are character devices, odd ones
+    # other files, 8-11 not open, 0-3 buffers): each errno, then the good ones.
+    for reg in (0, 1, 3):
+        s[f"create-for-registry{reg}"] = header(registry=reg) + b"".join(op(EXT_CREATE_FOR, c) for c in [
+            create_for([]), create_for([4]), create_for([4, 6]), create_for([5]), create_for([8]), create_for([0]),
+            create_for([4], count=17), create_for([4], count=0xFFFFFFFF), create_for([4], name=b"smaf-memfd"),
+            create_for([6], name=b"nonexistent"), create_for([4], length=0), create_for([4], version=1),
+            create_for([4] * 16)])
+        s[f"devices-registry{reg}"] = header(registry=reg) + b"".join(op(EXT_DEVICES, d) for d in [
+            devices([]), devices([4]), devices([6]), devices([4, 6], length=1 << 30), devices([5]), devices([9]),
+            devices([4], count=17), devices([4] * 16, length=0)])
     s["secure-hashed-fds"] = header(fd_seed=77) + b"".join(
         op(GET_SECURE, secure_flag(fd)) + op(SET_SECURE, secure_flag(fd, 1)) for fd in (12, 13, 100, 4096, 65535))
     # smafd's extensions: status (totals of the 4 recorded buffers), handoff

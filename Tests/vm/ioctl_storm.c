@@ -125,6 +125,7 @@ static int documented(int e)
 	switch (e) {
 	case EINVAL: case EFAULT: case ENOTCONN: case EBUSY: case ENOMEM:
 	case ENOSPC: case EAGAIN: case EMFILE: case EPERM:
+	case EBADF: case ENODEV: case E2BIG: /* SMAF_IOC_EXT_CREATE_FOR/DEVICES' device fds */
 		return 1;
 	}
 	return 0;
@@ -443,12 +444,40 @@ static void make_call(struct call *c)
 		c->arg = memcpy(arena + 16384, &info, sizeof(info));
 		break;
 	}
-	case K_EXTENSION:
-		c->number = below(2) ? SMAF_IOC_EXT_HANDOFF : SMAF_IOC_EXT_STATUS;
+	case K_EXTENSION: {
+		static const unsigned int ext_numbers[] = { SMAF_IOC_EXT_HANDOFF, SMAF_IOC_EXT_STATUS,
+							    SMAF_IOC_EXT_CREATE_FOR, SMAF_IOC_EXT_DEVICES };
+		c->number = ext_numbers[below(4)];
 		c->arg = random_arg(IOC_SIZE(c->number));
 		if (below(2))
 			memset(c->arg, 0, 8); /* version 0 */
+		if (c->number == SMAF_IOC_EXT_CREATE_FOR || c->number == SMAF_IOC_EXT_DEVICES) {
+			/* Mostly sensible: a few fds that are devices (/dev/smaf
+			 * itself), files, pool entries, closed or random. */
+			int create_for = c->number == SMAF_IOC_EXT_CREATE_FOR;
+			uint32_t n = below(4) ? below(4) : below(24);
+			__s32 *fds = create_for ? ((struct smaf_ext_create_for *)c->arg)->device_fds
+						: ((struct smaf_ext_devices *)c->arg)->device_fds;
+			for (uint32_t j = 0; j < SMAF_EXT_MAX_DEVICES; j++) {
+				uint32_t pick = below(6);
+				fds[j] = pick < 3 ? device_fd : pick == 3 ? pool[below(npool)].fd : pick == 4 ? 9999 : (int)next64();
+			}
+			if (create_for) {
+				struct smaf_ext_create_for *f = c->arg;
+				f->n_devices = n;
+				if (below(2)) {
+					memset(&f->create, 0, sizeof(f->create));
+					f->create.length = below(4) ? 4096u << below(8) : next64();
+					f->create.flags = below(4) ? SMAF_RDWR | SMAF_CLOEXEC : (uint32_t)next64();
+				}
+			} else {
+				((struct smaf_ext_devices *)c->arg)->n_devices = n;
+			}
+			if (n > SMAF_EXT_MAX_DEVICES && *(uint64_t *)c->arg == 0)
+				c->want = E2BIG; /* counted before anything else but the version */
+		}
 		break;
+	}
 	case K_LEGACY:
 		c->number = legacy_numbers[below(sizeof(legacy_numbers) / sizeof(legacy_numbers[0]))];
 		c->arg = random_arg(IOC_SIZE(c->number));
@@ -487,7 +516,7 @@ static void check_reply(unsigned long i, struct call *c, int r, int e)
 	if (c->want >= 0) {
 		checks++;
 		if (r == 0 || e != c->want)
-			violation(i, c, r, e, "expected EFAULT");
+			violation(i, c, r, e, c->want == EFAULT ? "expected EFAULT" : "expected E2BIG (more devices than the struct holds)");
 	}
 	if (c->kind != K_GET_SECURE && c->kind != K_SET_SECURE)
 		return;

@@ -42,12 +42,34 @@ struct FuzzEnvironment: CallerEnvironment {
 
     func fileIdentity(ofFD fd: Int32, inThread tid: Int32) -> FileIdentity? { fdClass(fd, inThread: tid).1 }
 
+    /// Open non-buffer files with an even fd are character devices (major
+    /// 81, minor fd % 8); every other open file is not a device.
+    func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup {
+        switch fdClass(fd, inThread: tid).0 {
+        case .notOpen: return .notOpen
+        case .otherFile where fd & 1 == 0: return .device(major: 81, minor: UInt32(fd & 7))
+        default: return .notCharacterDevice
+        }
+    }
+
     /// Odd seeds: every thread is its process's main thread; even seeds: a
     /// made-up thread group, and tids divisible by 7 are gone.
     func processID(ofThread tid: Int32) -> Int32? {
         guard tid > 0 else { return nil }
         if seed & 1 == 1 { return tid }
         return tid % 7 == 0 ? nil : tid / 2 + 1
+    }
+}
+
+/// Device facts by minor number: minors with bit 2 set need contiguous memory, minors
+/// with bit 1 set address 32 bits.
+struct FuzzDeviceFacts: DeviceFactSource {
+    func facts(major: UInt32, minor: UInt32) -> DeviceFacts {
+        var f = DeviceFacts(device: "c \(major):\(minor)")
+        f.contiguous = minor & 4 != 0
+        if minor & 2 != 0 { f.dmaMaskBits = 32 }
+        f.sources = DeviceFactSources.udev
+        return f
     }
 }
 

@@ -21,8 +21,8 @@
 //     h3  bits 0-3: which of the 4 recorded buffers start secure
 //   then operations (at most 16), each
 //     k   bits 0-3 request: 0 CREATE, 1 GET_SECURE_FLAG, 2 SET_SECURE_FLAG,
-//         3 GET_INFO, 4 EXT_HANDOFF, 5 EXT_STATUS, 6 GET_SECURE_FLAG,
-//         7 SET_SECURE_FLAG, 8 a legacy number (+1 byte: which, mod 14),
+//         3 GET_INFO, 4 EXT_HANDOFF, 5 EXT_STATUS, 6 EXT_CREATE_FOR,
+//         7 EXT_DEVICES (device fds resolve as FuzzEnvironment.device says), 8 a legacy number (+1 byte: which, mod 14),
 //         9 an 'S'-type number (+u32: its dir, size and nr bits),
 //         10 a known number with one bit flipped (+1 byte number, +1 byte bit),
 //         11-15 any number (+u32)
@@ -71,7 +71,7 @@ struct Stats {
 }
 nonisolated(unsafe) var stats = Stats()
 
-let allowedErrnos: Set<Int32> = [EINVAL, EFAULT, ENOTCONN, EBUSY, ENOMEM, ENOSPC, EAGAIN, EMFILE, EPERM]
+let allowedErrnos: Set<Int32> = [EINVAL, EFAULT, ENOTCONN, EBUSY, ENOMEM, ENOSPC, EAGAIN, EMFILE, EPERM, EBADF, ENODEV, E2BIG]
 
 /// The 14 older and variant request numbers smafd names in its log.
 let legacyNumbers: [UInt32] = [
@@ -179,7 +179,7 @@ final class Run {
                          for: recordedBuffers[i])
         }
         device = SmafDevice(registry: registries[registryIndex], secureModule: module, buffers: table,
-                            environment: env, pageSize: pageSize, logger: fuzzLogger)
+                            environment: env, deviceFacts: FuzzDeviceFacts(), pageSize: pageSize, logger: fuzzLogger)
         if verbose {
             print("  device: secure module \(module?.name ?? "none")\(scripted.map { " \($0)" } ?? ""), allocators \(names), page size \(pageSize), fd seed \(h[2]), secure buffers \(secure)")
         }
@@ -201,21 +201,30 @@ final class Run {
         guard input.count == size, outCount >= size else { return .refused(EINVAL) }
         guard input.u64(0) == 0 else { return .refused(EINVAL) }  // version
         if let ext {
-            return ext == .status ? .success(size) : .refused(EINVAL)  // no handoff socket here
+            switch ext {
+            case .status: return .success(size)
+            case .handoff: return .refused(EINVAL)  // no handoff socket here
+            case .createFor, .devices:
+                let (count, fds) = ext == .createFor
+                    ? (SmafExtensionRequest.CreateForField.nDevices, SmafExtensionRequest.CreateForField.deviceFDs)
+                    : (SmafExtensionRequest.DevicesField.nDevices, SmafExtensionRequest.DevicesField.deviceFDs)
+                let n = input.u32(count)
+                guard n <= 16 else { return .refused(E2BIG) }
+                for i in 0..<Int(n) {
+                    switch env.device(ofFD: input.i32(fds + 4 * i), inThread: caller.tid) {
+                    case .notOpen: return .refused(EBADF)
+                    case .notCharacterDevice: return .refused(ENODEV)
+                    case .device: continue
+                    }
+                }
+                if ext == .devices { return .success(size) }
+                let at = SmafExtensionRequest.CreateForField.create
+                return createExpectation(UnsafeRawBufferPointer(rebasing: input[at..<(at + 128)]))
+            }
         }
         switch v10! {
         case .create:
-            typealias F = SmafABI.CreateField
-            let flags = input.u32(F.flags), length = input.u64(F.length)
-            guard flags & ~SmafABI.validCreateFlags == 0, length > 0, roundedLengthOK(length) else { return .refused(EINVAL) }
-            if input[F.name] != 0 {
-                var n = 0
-                while n < SmafABI.maxNameLength - 1 && input[F.name + n] != 0 { n += 1 }
-                let name = String(decoding: UnsafeRawBufferPointer(rebasing: input[F.name..<(F.name + n)]), as: UTF8.self)
-                let bytesOK = (0..<n).allSatisfy { input[F.name + $0] > 0x20 && input[F.name + $0] < 0x7F }
-                guard bytesOK, names.contains(name) else { return .refused(EINVAL) }
-            }
-            return .refusedNotEINVAL  // every check passed; no channel to deliver the buffer
+            return createExpectation(input)
         case .getSecureFlag:
             let fd = input.i32(SmafABI.SecureFlagField.fd)
             guard fd != -1, env.fileIdentity(ofFD: fd, inThread: caller.tid) != nil else { return .refused(EINVAL) }
@@ -249,6 +258,23 @@ final class Run {
         }
     }
 
+    /// CREATE's checks on a 128-byte create struct (SMAF_IOC_CREATE's, or
+    /// the one inside SMAF_IOC_EXT_CREATE_FOR).
+    func createExpectation(_ input: UnsafeRawBufferPointer) -> Expectation {
+        typealias F = SmafABI.CreateField
+        guard input.u64(0) == 0 else { return .refused(EINVAL) }  // version
+        let flags = input.u32(F.flags), length = input.u64(F.length)
+        guard flags & ~SmafABI.validCreateFlags == 0, length > 0, roundedLengthOK(length) else { return .refused(EINVAL) }
+        if input[F.name] != 0 {
+            var n = 0
+            while n < SmafABI.maxNameLength - 1 && input[F.name + n] != 0 { n += 1 }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: input[F.name..<(F.name + n)]), as: UTF8.self)
+            let bytesOK = (0..<n).allSatisfy { input[F.name + $0] > 0x20 && input[F.name + $0] < 0x7F }
+            guard bytesOK, names.contains(name) else { return .refused(EINVAL) }
+        }
+        return .refusedNotEINVAL  // every check passed; no channel to deliver the buffer
+    }
+
     /// Checks a successful reply's bytes and updates the model.
     func checkReply(_ request: UInt32, _ input: UnsafeRawBufferPointer, _ out: UnsafeRawBufferPointer, caller: Caller) {
         /// Every byte outside `changed` must come back as sent.
@@ -256,6 +282,20 @@ final class Run {
             for i in 0..<out.count where !changed.contains(where: { $0.contains(i) }) {
                 check(out[i] == input[i], "\(hex(request)): byte \(i) came back as \(out[i]), was sent as \(input[i])")
             }
+        }
+        if let ext = SmafExtensionRequest(rawValue: request), ext == .devices {
+            typealias F = SmafExtensionRequest.DevicesField
+            echoed(except: [F.needs..<F.reserved2])
+            let n = input.u32(F.nDevices)
+            check(out.u32(F.needs) & 1 == (n > 0 ? 1 : 0), "EXT_DEVICES needs \(out.u32(F.needs)) for \(n) devices")
+            check(out.u64(F.allocators) >> UInt64(names.count) == 0, "EXT_DEVICES allocators \(out.u64(F.allocators)) beyond \(names.count)")
+            if n == 0 {
+                check(out.u32(F.dmaMaskBits) == 64 && out.u32(F.needs) == 0, "EXT_DEVICES without devices constrains nothing")
+            }
+            if n > 0 && out.u32(F.needs) & 2 != 0 {
+                check(out.u64(F.allocators) == 0, "EXT_DEVICES: contiguous memory needed, but no registered allocator is contiguous")
+            }
+            return
         }
         if let ext = SmafExtensionRequest(rawValue: request) {
             check(ext == .status, "\(ext.name) succeeded without a handoff socket")
@@ -311,7 +351,7 @@ final class Run {
         let k = r.u8()
         var request: UInt32
         switch k & 0x0F {
-        case 0...7: request = knownNumbers[[0, 1, 2, 3, 4, 5, 1, 2][Int(k & 0x0F)]]
+        case 0...7: request = knownNumbers[Int(k & 0x0F)]
         case 8: request = legacyNumbers[Int(r.u8()) % legacyNumbers.count]
         case 9: request = (r.u32() & 0xFFFF_00FF) | UInt32(SmafABI.ioctlMagic) << 8
         case 10:
