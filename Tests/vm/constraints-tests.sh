@@ -19,10 +19,11 @@ setup constraints-tests "$1" "$2" constraints-test
 SMAFCTL=$(dirname "$SMAFD")/smafctl
 T=$BIN/constraints-test
 RULE=/run/udev/rules.d/72-smaf-test-contiguous.rules
+SHIPPED=
 UDEVD_PID=
 cleanup() {
 	[ -n "$UDEVD_PID" ] && { udevadm control --exit 2>/dev/null || kill -TERM "$UDEVD_PID" 2>/dev/null; }
-	rm -f "$RULE"
+	rm -f "$RULE" "$SHIPPED"
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
 }
 trap cleanup EXIT
@@ -55,13 +56,18 @@ for c in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do [ -x "$c"
 expect "systemd-udevd is installed (Debian package udev)" test -n "$UDEVD"
 mkdir -p /run/udev/rules.d
 echo 'SUBSYSTEM=="video4linux", ATTR{name}=="vivid-001-vid-cap", ENV{SMAF_DMA_CONTIGUOUS}="1"' >"$RULE"
-"$UDEVD" >"$WORK/udevd.log" 2>&1 &
+# The shipped example rules load too (they match no device in the VM).
+SHIPPED=/run/udev/rules.d/75-smaf-constraints.rules
+install -m 0644 "$(dirname "$0")/../../udev/75-smaf-constraints.rules" "$SHIPPED"
+SYSTEMD_LOG_TARGET=console "$UDEVD" --debug >"$WORK/udevd.log" 2>&1 &
 UDEVD_PID=$!
 for _ in $(seq 1 100); do udevadm control --ping --timeout=1 2>/dev/null && break; sleep 0.1; done
 udevadm trigger --action=add --subsystem-match=video4linux
 udevadm settle --timeout=30
 expect "udev now gives $v1 SMAF_DMA_CONTIGUOUS=1" bash -c "udevadm info --query=property '$v1' | grep -qx SMAF_DMA_CONTIGUOUS=1"
 expect "and $v0 no such property" bash -c "! udevadm info --query=property '$v0' | grep -q SMAF_DMA_CONTIGUOUS"
+expect "udevd found nothing wrong in the shipped udev/75-smaf-constraints.rules" \
+	bash -c "! grep -E '75-smaf-constraints.rules:[0-9]+' '$WORK/udevd.log'"
 
 start_smafd "$WORK/smafd.log"
 contig=$("$SMAFCTL" info --json | python3 -c '
