@@ -88,19 +88,6 @@ int smaf_sys_drm_drop_master(int drm_fd)
 	return xioctl(drm_fd, DRM_IOCTL_DROP_MASTER, NULL);
 }
 
-int smaf_sys_drm_is_master(int drm_fd)
-{
-	/* SET_MASTER on an fd that is the current master is a no-op success;
-	 * on any other fd it fails (EBUSY if someone else is master, EINVAL or
-	 * EPERM otherwise). Only ask this of an fd that gave up mastership, or
-	 * it would take it. */
-	if (xioctl(drm_fd, DRM_IOCTL_SET_MASTER, NULL) == 0) {
-		(void)xioctl(drm_fd, DRM_IOCTL_DROP_MASTER, NULL);
-		return 1;
-	}
-	return 0;
-}
-
 int smaf_sys_drm_dumb_dmabuf(int drm_fd, uint64_t len, uint64_t page_size, int read_write)
 {
 	struct drm_mode_create_dumb create;

@@ -30,9 +30,6 @@ int smaf_sys_drm_driver_name(int drm_fd, char *buf, size_t len);
 /* DRM_IOCTL_DROP_MASTER: give up the master role that opening a primary
  * node hands to the first opener, so a display server can still take it. */
 int smaf_sys_drm_drop_master(int drm_fd);
-/* 1 if this open file is DRM master now, 0 if not (probe by SET_MASTER of an
- * fd that already is master: it succeeds only then). */
-int smaf_sys_drm_is_master(int drm_fd);
 /* A dumb buffer of exactly `len` bytes (a multiple of page_size) exported
  * as a dma-buf (DRM_IOCTL_MODE_CREATE_DUMB, DRM_IOCTL_PRIME_HANDLE_TO_FD);
  * the GEM handle is closed again, the dma-buf keeps the object alive. */
