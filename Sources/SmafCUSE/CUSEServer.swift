@@ -137,9 +137,9 @@ public final class CUSEServer {
             return
         }
         let input = UnsafeRawBufferPointer(start: inBuf, count: inBuf == nil ? 0 : inSize)
-        // Every SMAF struct is at most 128 bytes; the reply never exceeds what
-        // the kernel asked for (out_size).
-        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { scratch in
+        // Every SMAF struct fits (smafd's extensions are the largest); the
+        // reply never exceeds what the kernel asked for (out_size).
+        withUnsafeTemporaryAllocation(byteCount: SmafExtensionRequest.largestStructSize, alignment: 8) { scratch in
             let output = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(outSize, scratch.count)])
             switch device.ioctl(request: request, input: input, output: output, caller: caller) {
             case .success(let n):

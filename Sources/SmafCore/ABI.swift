@@ -110,6 +110,9 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
         }
     }
 
+    /// The largest struct of any request smafd answers.
+    public static let largestStructSize = 256
+
     /// The most devices one request names.
     public static let maxDevices = 16
 

@@ -86,6 +86,18 @@ public final class BufferTable: Sendable {
         }
     }
 
+    /// The errno `insert(_:for:within:)` would give a buffer of `length`
+    /// bytes owned by `uid` now (nil: it would fit). A cheap look before an
+    /// allocation that commits memory; the insert itself decides.
+    public func wouldExceed(uid: UInt32, length: UInt64, within limits: Limits) -> SmafErrno? {
+        state.withLock { s -> SmafErrno? in
+            let mine = s.perUID[uid] ?? (0, 0)
+            if mine.count >= limits.maxBuffersPerUser { return .EMFILE }
+            let (total, overflow) = mine.bytes.addingReportingOverflow(length)
+            return overflow || total > limits.maxBytesPerUser ? .ENOMEM : nil
+        }
+    }
+
     /// Inserts unless the owner would exceed `limits`: the check and the
     /// insert are one step, so concurrent CREATEs cannot overshoot.
     /// EMFILE: too many buffers; ENOMEM: too many bytes, for the user or for

@@ -183,6 +183,11 @@ public final class SmafDevice: Sendable {
                           : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
         }
         let props = allocator.properties
+        // The owner's limits are looked at before memory is committed (the
+        // insert below decides, so concurrent CREATEs cannot overshoot).
+        if let e = buffers.wouldExceed(uid: caller.uid, length: size, within: limits) {
+            return refuse(e, request: rq, caller: caller, limitReason(caller))
+        }
         if !props.lazy, let available = headroom.shortfall(for: size) {
             return refuse(.ENOMEM, request: rq, caller: caller, """
                 \(allocator.name) commits every page at once and \(size) bytes would leave less than \
@@ -231,8 +236,7 @@ public final class SmafDevice: Sendable {
             }
         } catch {
             return refuse(error, request: rq, caller: caller, error == .EMFILE || error == .ENOMEM
-                          ? "limit: uid \(caller.uid) is at --max-buffers-per-user \(limits.maxBuffersPerUser) or --max-bytes-per-user \(limits.maxBytesPerUser)"
-                          : "cannot track the new buffer")
+                          ? limitReason(caller) : "cannot track the new buffer")
         }
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
@@ -244,6 +248,10 @@ public final class SmafDevice: Sendable {
         data.fd = token
         data.encodeUnchecked(into: output)
         return .success(SmafCreateData.wireSize)
+    }
+
+    private func limitReason(_ caller: Caller) -> String {
+        "limit: uid \(caller.uid) is at --max-buffers-per-user \(limits.maxBuffersPerUser) or --max-bytes-per-user \(limits.maxBytesPerUser)"
     }
 
     /// The buffer size for a requested length, or nil if rounding overflows or

@@ -114,6 +114,31 @@ final class CUSESessionTests: XCTestCase {
         }
     }
 
+    func testTheLargestStructsCrossTheSessionWhole() throws {
+        // SMAF_IOC_EXT_DEVICES is 256 bytes each way: the adapter's reply
+        // buffer must hold it (a 128-byte one made every such request EINVAL).
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer { close(null) }
+        try withHarness { h, fh in
+            typealias F = SmafExtensionRequest.DevicesField
+            var input = [UInt8](repeating: 0, count: SmafExtensionRequest.devices.structSize)
+            input.withUnsafeMutableBytes { raw in
+                raw.storeBytes(of: UInt32(1), toByteOffset: F.nDevices, as: UInt32.self)
+                raw.storeBytes(of: null, toByteOffset: F.deviceFDs, as: Int32.self)
+                raw.storeBytes(of: UInt8(0x5A), toByteOffset: 255, as: UInt8.self)
+            }
+            XCTAssertEqual(SmafExtensionRequest.largestStructSize, input.count)
+            let r = h.kernel.ioctl(fh: fh, cmd: SmafExtensionRequest.devices.rawValue, input: input)
+            XCTAssertEqual(r.errno, 0)
+            XCTAssertEqual(r.out.count, 256)
+            XCTAssertEqual(r.out.last, 0x5A, "the last byte comes back as sent")
+            XCTAssertEqual(r.out.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: F.needs, as: UInt32.self) } & 1, 1,
+                           "/dev/null is a device: it needs a dma-buf")
+            input.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(17), toByteOffset: F.nDevices, as: UInt32.self) }
+            XCTAssertEqual(h.kernel.ioctl(fh: fh, cmd: SmafExtensionRequest.devices.rawValue, input: input).errno, E2BIG)
+        }
+    }
+
     func testSecureFlagRequestsResolveTheCallersRealFds() throws {
         var pipeFDs: [Int32] = [-1, -1]
         XCTAssertEqual(pipe(&pipeFDs), 0)
