@@ -40,6 +40,8 @@ echo "# --- limits"
 # tampered with); the --user runs above left /run/smaf to nobody.
 rm -rf /run/smaf
 start_smafd "$WORK/smafd.log" --max-buffer-size 64K --max-buffers-per-user 5 --max-bytes-per-user 96K --max-channels-per-process 2
+expect "smafd's start-up log gives the limits in force" grep -q \
+	"limits=buffer size <= 65536 bytes; per user: 5 live buffers, 98304 bytes; handoff channels per process: 2;" "$WORK/smafd.log"
 as_uid 1001 "$BIN/limit-probe" 131072 1 >"$WORK/l1"
 expect "a buffer over --max-buffer-size is refused with ENOMEM ($(cat "$WORK/l1"))" grep -q "created=0 errno=ENOMEM" "$WORK/l1"
 as_uid 1001 "$BIN/limit-probe" 4096 10 >"$WORK/l2"
