@@ -46,7 +46,7 @@ echo "# smafd VmRSS: ${rss0:-?} kB before the storm, ${rss1:-?} kB after"
 
 echo "# --- the same daemon still does its job"
 run_test "smafctl status still gets an answer (requests and refusals of the storm)" "$SMAFCTL" status
-run_test "C ABI test passes after the storm" "$BIN/smaf-abi-test" --allocator smaf-memfd
+run_test "C ABI test passes after the storm" "$BIN/smaf-abi-test" $(expected_allocator_args)
 run_test "libsmaf-suite passes after the storm" "$BIN/libsmaf-suite" --secure-mmap succeed
 # buffer-tests.sh's cases that fit the default configuration, against this daemon.
 for sub in share flags survive zero threads secure-grant; do
