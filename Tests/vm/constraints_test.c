@@ -24,6 +24,7 @@
  * The device is $SMAF_DEVICE or /dev/smaf.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,7 +174,8 @@ static void expect_errno(const char *what, const int *fds, unsigned n, int want)
 static void bad_input(void)
 {
 	int v0 = imp_vivid_open(0);
-	int closed = dup(v0);
+	/* A number far above anything opened below, so nothing reuses it. */
+	int closed = fcntl(v0, F_DUPFD_CLOEXEC, 900);
 	close(closed);
 	int many[SMAF_EXT_MAX_DEVICES + 1];
 	for (int i = 0; i <= SMAF_EXT_MAX_DEVICES; i++)
