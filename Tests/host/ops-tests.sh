@@ -57,6 +57,7 @@ expect "make install DESTDIR=... succeeds (rc=$rc)" test "$rc" = 0
 cat >"$WORK/expected" <<EOF
 f 644 ./etc/systemd/system/smafd.service
 f 644 ./etc/udev/rules.d/70-smaf.rules
+f 644 ./etc/udev/rules.d/75-smaf-constraints.rules
 f 644 ./usr/local/include/libsmaf.h
 f 644 ./usr/local/include/smaf.h
 f 644 ./usr/local/include/smaf_ext.h
@@ -101,7 +102,8 @@ expect "  ... and smafd is the given binary" cmp -s "$D/usr/local/bin/smafd" "$S
 for h in lib/libsmaf.h Sources/CSmafABI/include/smaf.h Sources/CSmafABI/include/smaf_ext.h; do
 	expect "header $(basename "$h") is installed as in the tree" cmp -s "$h" "$D/usr/local/include/$(basename "$h")"
 done
-expect "the udev rule is installed unchanged" cmp -s udev/70-smaf.rules "$D/etc/udev/rules.d/70-smaf.rules"
+expect "the udev rules are installed unchanged" bash -c "cmp -s udev/70-smaf.rules '$D/etc/udev/rules.d/70-smaf.rules' &&
+	cmp -s udev/75-smaf-constraints.rules '$D/etc/udev/rules.d/75-smaf-constraints.rules'"
 for m in man/*.[0-9]; do
 	expect "man page $(basename "$m") is installed as in the tree" \
 		cmp -s "$m" "$D/usr/local/share/man/man${m##*.}/$(basename "$m")"
@@ -165,6 +167,9 @@ for o in 'ProtectProc=invisible' 'ProtectProc=noaccess' 'PrivateUsers=yes' 'Priv
 	expect "the unit does not set $o (smafd needs it otherwise)" bash -c "! grep -qx '$o.*' '$unit'"
 done
 expect "DeviceAllow= lets smafd open /dev/cuse read-write" grep -qx 'DeviceAllow=/dev/cuse rw' "$unit"
+expect "  ... and the dma-buf exporters (heaps, udmabuf, DRM nodes)" bash -c "grep -qx 'DeviceAllow=char-dma_heap r' '$unit' &&
+	grep -qx 'DeviceAllow=/dev/udmabuf rw' '$unit' && grep -qx 'DeviceAllow=char-drm rw' '$unit'"
+expect "SystemCallFilter= lets smafd call memfd_secret (smaf-secretmem)" grep -qx 'SystemCallFilter=memfd_secret' "$unit"
 
 # systemd-analyze checks that ExecStart= exists, and the installed path is
 # /usr/local/bin/smafd on the real system: verify a copy whose ExecStart

@@ -186,7 +186,8 @@ phase_install() {
 	echo "# --- the unit and the udev rule"
 	local unit=/lib/systemd/system/smafd.service
 	expect_eq "the unit runs /usr/sbin/smafd --foreground" "/usr/sbin/smafd --foreground" "$(sed -n 's/^ExecStart=//p' "$unit")"
-	expect "the udev rule is installed in /lib/udev/rules.d" cmp -s udev/70-smaf.rules /lib/udev/rules.d/70-smaf.rules
+	expect "the udev rules are installed in /lib/udev/rules.d" bash -c "cmp -s udev/70-smaf.rules /lib/udev/rules.d/70-smaf.rules &&
+		cmp -s udev/75-smaf-constraints.rules /lib/udev/rules.d/75-smaf-constraints.rules"
 	expect_eq "the package leaves the service disabled (systemctl is-enabled)" disabled "$(systemctl is-enabled smafd 2>&1)"
 	systemd-analyze verify --man=no "$unit" >"$WORK/verify" 2>&1
 	rc=$?
