@@ -465,25 +465,24 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: req.rawValue, caller: caller, "version \(version) is not 0")
         }
         output.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[0..<req.structSize]))
-        switch req {
-        case .createFor:
-            typealias F = SmafExtensionRequest.CreateForField
-            let constraints: DeviceConstraints
-            switch resolveDevices(input, count: F.nDevices, fds: F.deviceFDs, req, caller) {
+        // The two requests that name devices: resolve them first.
+        var constraints = DeviceConstraints()
+        if let at = req == .createFor ? (SmafExtensionRequest.CreateForField.nDevices, SmafExtensionRequest.CreateForField.deviceFDs)
+            : req == .devices ? (SmafExtensionRequest.DevicesField.nDevices, SmafExtensionRequest.DevicesField.deviceFDs) : nil {
+            switch resolveDevices(input, count: at.0, fds: at.1, req, caller) {
             case .failure(let e): return .failure(e)
             case .success(let c): constraints = c
             }
+        }
+        switch req {
+        case .createFor:
+            typealias F = SmafExtensionRequest.CreateForField
             let created = create(UnsafeRawBufferPointer(rebasing: input[F.create..<(F.create + SmafCreateData.wireSize)]),
                                  UnsafeMutableRawBufferPointer(rebasing: output[F.create..<(F.create + SmafCreateData.wireSize)]),
                                  caller, constraints: constraints, request: req.rawValue)
             return created.map { _ in req.structSize }
         case .devices:
             typealias F = SmafExtensionRequest.DevicesField
-            let constraints: DeviceConstraints
-            switch resolveDevices(input, count: F.nDevices, fds: F.deviceFDs, req, caller) {
-            case .failure(let e): return .failure(e)
-            case .success(let c): constraints = c
-            }
             let length = roundedLength(max(input.field(F.length, as: UInt64.self), 1)) ?? UInt64(Int64.max)
             var mask: UInt64 = 0
             for (i, a) in registry.allocators.prefix(64).enumerated()
