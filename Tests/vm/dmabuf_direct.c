@@ -34,6 +34,7 @@
 
 #include "vmtest.h"
 #include "dmabuf_routes.h"
+#include "buffer_checks.h"
 
 #define FRAME_TIMEOUT_MS 20000
 
@@ -61,18 +62,6 @@ static long huge_pages_total(void)
 			break;
 	fclose(f);
 	return n;
-}
-
-/* Pages (4 KiB) of the first n bytes of p that hold a non-zero byte. */
-static size_t pages_written(const unsigned char *p, size_t n)
-{
-	size_t count = 0;
-	for (size_t off = 0; off < n; off += 4096) {
-		size_t len = n - off < 4096 ? n - off : 4096;
-		if (vt_first_nonzero(p + off, len & ~(size_t)7) >= 0)
-			count++;
-	}
-	return count;
 }
 
 /* The inotify events (mask of all) that arrive on ifd within ms. */
@@ -171,64 +160,7 @@ static void check_route(enum dr_route route, int drm, int vivid0, int vivid1)
 		vt_check(r == -ENOENT, "%s: not a dma-buf, no exp_name in fdinfo (%s)", rn, r ? vt_errname(-r) : exp);
 	}
 
-	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int mapped = vt_check(p != MAP_FAILED, "%s: maps read-write shared %s", rn, vt_why(p == MAP_FAILED));
-	if (mapped) {
-		vt_fill(p, (size_t)size, 7);
-		long bad = vt_verify(p, (size_t)size, 7);
-		vt_check(bad < 0, "%s: the mapping holds what was written (first mismatch %ld)", rn, bad);
-	}
-
-	r = imp_sync(fd, DMA_BUF_SYNC_RW);
-	if (dmabuf)
-		vt_check(r == 0, "%s: DMA_BUF_IOCTL_SYNC start/end %s", rn, r ? vt_errname(-r) : "");
-	else
-		vt_check(r == -ENOTTY, "%s: DMA_BUF_IOCTL_SYNC is refused with ENOTTY (%s)", rn, vt_errname(-r));
-
-	if (drm >= 0) {
-		long h = imp_vgem_import(drm, fd);
-		if (dmabuf) {
-			vt_check(h > 0, "%s: vgem imports it (handle %ld) %s", rn, h, h < 0 ? vt_errname((int)-h) : "");
-			if (h > 0) {
-				r = imp_gem_close(drm, (uint32_t)h);
-				vt_check(r == 0, "%s: vgem closes the handle %s", rn, r ? vt_errname(-r) : "");
-			}
-		} else {
-			vt_check(h == -EINVAL, "%s: vgem refuses it with EINVAL (%s)", rn, h < 0 ? vt_errname((int)-h) : "imported");
-			if (h > 0)
-				imp_gem_close(drm, (uint32_t)h);
-		}
-	}
-
-	if (vivid0 >= 0) {
-		const char *step;
-		if (mapped)
-			memset(p, 0, (size_t)size);
-		r = imp_vivid_capture(vivid0, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
-		if (dmabuf) {
-			vt_check(r == 0, "%s: vivid instance 0 (vmalloc) captures a frame into it %s %s", rn, step,
-				 r ? vt_errname(-r) : "");
-			if (r == 0 && mapped) {
-				imp_sync(fd, DMA_BUF_SYNC_READ);
-				size_t pages = (size_t)(sizeimage + 4095) / 4096;
-				size_t written = pages_written(p, (size_t)sizeimage);
-				if (route == DR_UDMABUF_HUGETLB) {
-					/* design.md: on 6.12.117 vivid's vmap of a hugetlb
-					 * udmabuf reaches only its first 4 KiB page. */
-					vt_check(vt_first_nonzero(p, 4096) >= 0,
-						 "%s: the CPU sees the frame's first page through its mapping", rn);
-					vt_note("%s: vivid's writes reached %zu of the frame's %zu pages%s", rn, written, pages,
-						written < pages ? " (the hugetlb udmabuf vmap bug of design.md)" : "");
-				} else {
-					vt_check(written == pages, "%s: the CPU sees the whole frame through its mapping (%zu of %zu pages non-zero)",
-						 rn, written, pages);
-				}
-			}
-		} else {
-			vt_check(r != 0 && !strcmp(step, "QBUF"), "%s: vivid instance 0 refuses it at QBUF (%s %s)", rn, step,
-				 r ? vt_errname(-r) : "captured");
-		}
-	}
+	bc_check_buffer(rn, fd, (size_t)size, (size_t)sizeimage, dmabuf, route == DR_UDMABUF_HUGETLB, drm, vivid0);
 
 	if (vivid1 >= 0 && (route == DR_UDMABUF || route == DR_UDMABUF_HUGETLB)) {
 		const char *step;
@@ -247,8 +179,6 @@ static void check_route(enum dr_route route, int drm, int vivid0, int vivid1)
 			r ? step : "accepted", r ? vt_errname(-r) : "");
 	}
 
-	if (mapped)
-		munmap(p, (size_t)size);
 	close(fd);
 }
 

@@ -44,6 +44,7 @@
 #include "vmtest.h"
 #include "importers.h"
 #include "dmabuf_routes.h"
+#include "buffer_checks.h"
 
 #define FRAME_LENGTH 460800u /* vivid's 640x360 YUYV sizeimage */
 #define FRAME_TIMEOUT_MS 20000
@@ -152,17 +153,6 @@ static int create_via(const char *via, const char *allocator, unsigned length, i
 }
 
 /* Pages (4 KiB) of the first n bytes of p holding a non-zero byte. */
-static size_t pages_written(const unsigned char *p, size_t n)
-{
-	size_t count = 0;
-	for (size_t off = 0; off < n; off += 4096) {
-		size_t len = n - off < 4096 ? n - off : 4096;
-		if (vt_first_nonzero(p + off, len & ~(size_t)7) >= 0)
-			count++;
-	}
-	return count;
-}
-
 /* "smaf:<uid>:<serial>" with uid this process's and serial a number. */
 static int smaf_name_ok(const char *name)
 {
@@ -230,69 +220,18 @@ static void check_buffer(const char *allocator, const char *via)
 		vt_check(r == -ENOENT, "%s: not a dma-buf, no exp_name in fdinfo (%s)", allocator, r ? vt_errname(-r) : exp);
 	}
 
-	unsigned char *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	int mapped = vt_check(p != MAP_FAILED, "%s: maps read-write shared %s", allocator, vt_why(p == MAP_FAILED));
-	if (mapped) {
-		vt_fill(p, (size_t)size, 11);
-		long bad = vt_verify(p, (size_t)size, 11);
-		vt_check(bad < 0, "%s: the mapping holds what was written (first mismatch at %ld)", allocator, bad);
-	}
-
-	r = imp_sync(fd, DMA_BUF_SYNC_RW);
-	if (want_exp)
-		vt_check(r == 0, "%s: DMA_BUF_IOCTL_SYNC start/end %s", allocator, r ? vt_errname(-r) : "");
-	else
-		vt_check(r == -ENOTTY, "%s: DMA_BUF_IOCTL_SYNC is refused with ENOTTY (%s)", allocator, vt_errname(-r));
-
 	int drm = imp_vgem_open();
-	if (vt_check(drm >= 0, "vgem's card node is there %s", drm < 0 ? vt_errname(-drm) : "")) {
-		long h = imp_vgem_import(drm, fd);
-		if (want_exp) {
-			vt_check(h > 0, "%s: vgem imports it (DRM_IOCTL_PRIME_FD_TO_HANDLE, handle %ld) %s", allocator, h,
-				 h < 0 ? vt_errname((int)-h) : "");
-		} else {
-			vt_check(h == -EINVAL, "%s: vgem refuses it with EINVAL (%s)", allocator,
-				 h < 0 ? vt_errname((int)-h) : "imported");
-		}
-		if (h > 0) {
-			r = imp_gem_close(drm, (uint32_t)h);
-			vt_check(r == 0, "%s: the GEM handle closes %s", allocator, r ? vt_errname(-r) : "");
-		}
-		close(drm);
-	}
-
+	vt_check(drm >= 0, "vgem's card node is there %s", drm < 0 ? vt_errname(-drm) : "");
 	int vivid = imp_vivid_open(0);
 	if (vt_check(vivid >= 0, "vivid instance 0's capture node is there %s", vivid < 0 ? vt_errname(-vivid) : "")) {
 		long s = imp_vivid_format(vivid);
 		vt_check(s == (long)FRAME_LENGTH, "vivid takes 640x360 YUYV, sizeimage %ld %s", s, s < 0 ? vt_errname((int)-s) : "");
-		const char *step;
-		if (mapped)
-			memset(p, 0, (size_t)size);
-		r = imp_vivid_capture(vivid, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
-		if (want_exp) {
-			vt_check(r == 0, "%s: vivid instance 0 captures a frame into it (V4L2_MEMORY_DMABUF) %s %s", allocator, step,
-				 r ? vt_errname(-r) : "");
-			if (r == 0 && mapped) {
-				imp_sync(fd, DMA_BUF_SYNC_READ);
-				size_t pages = (FRAME_LENGTH + 4095) / 4096, written = pages_written(p, FRAME_LENGTH);
-				if (vmap_bug_applies(allocator)) {
-					vt_check(vt_first_nonzero(p, 4096) >= 0,
-						 "%s: the CPU reads the frame's first page through its mapping (only that page: "
-						 "the 6.12 hugetlb vmap bug; %zu of %zu pages written)",
-						 allocator, written, pages);
-				} else {
-					vt_check(written == pages, "%s: the CPU reads the frame through its mapping (%zu of %zu pages non-zero)",
-						 allocator, written, pages);
-				}
-			}
-		} else {
-			vt_check(r != 0 && !strcmp(step, "QBUF"), "%s: vivid refuses it at QBUF (%s %s)", allocator, step,
-				 r ? vt_errname(-r) : "captured");
-		}
-		close(vivid);
 	}
-	if (mapped)
-		munmap(p, (size_t)size);
+	bc_check_buffer(allocator, fd, (size_t)size, FRAME_LENGTH, want_exp != NULL, vmap_bug_applies(allocator), drm, vivid);
+	if (drm >= 0)
+		close(drm);
+	if (vivid >= 0)
+		close(vivid);
 	close(fd);
 }
 
