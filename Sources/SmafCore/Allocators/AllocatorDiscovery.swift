@@ -35,6 +35,11 @@ public struct AllocatorDiscovery {
                 out.skipped.append((name, "not in --allocators"))
                 return
             }
+            // Two nodes of one DRM driver would make two allocators of one name.
+            if out.allocators.contains(where: { $0.name == name }) {
+                out.skipped.append((name, "an allocator of that name is already offered"))
+                return
+            }
             switch make() {
             case .failure(let f): out.skipped.append((name, f.reason))
             case .success(let a):
