@@ -15,7 +15,7 @@
 #      example, built with only `pkg-config --cflags --libs libsmaf`, create
 #      and map a buffer; a raw-ioctl program gets its fd through the
 #      installed preload shim;
-#   4. SIGTERM stops smafd with status 0 and removes the node.
+#   4. SIGHUP stops smafd with status 0 and removes the node.
 #
 #   Tests/vm/package-tests.sh BUILD_DIR TEST_USER
 #     BUILD_DIR: .build/c (for raw-create); TEST_USER: the user in group smaf
@@ -158,8 +158,8 @@ expect "a raw SMAF_IOC_CREATE gets a real fd through the installed shim $shim (r
 [ "$rc" = 0 ] || show "$WORK/raw.log"
 
 # ---- 4. stop ---------------------------------------------------------------------------
-echo "# --- 4. SIGTERM"
-stop_smafd TERM smaf
+echo "# --- 4. SIGHUP (smafd(8): like SIGTERM and SIGINT, which device-tests.sh checks)"
+stop_smafd HUP smaf
 if [ "$fail" != 0 ]; then
 	echo "# smafd's log:"
 	tail -n 20 "$WORK/smafd.log" | show
