@@ -5,6 +5,11 @@
  *
  *   smaf_bench --smafd-pid PID [--device /dev/smaf] [--memfd-device DEV]
  *              [--baseline /dev/smaf-baseline] [--json FILE] [--short]
+ *              [--only SECTIONS]
+ *
+ * --only runs some sections (comma-separated: getinfo, create, secure,
+ * bandwidth, growth, throughput, allocators), e.g. to compare two builds of
+ * libsmaf on the same daemons in one boot.
  *
  * --device is a smafd with every allocator the kernel has (its default):
  * for each allocator it lists, CREATE (naming it) + receive + close is
@@ -39,6 +44,19 @@
 static char memfd_allocator[] = "smaf-memfd";
 
 static int shortrun;
+static const char *only;
+
+/* Is section name selected by --only (all are without it)? */
+static int selected(const char *name)
+{
+	if (!only)
+		return 1;
+	size_t n = strlen(name);
+	for (const char *p = only; (p = strstr(p, name)); p += n)
+		if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
 static int smafd_pid;
 static FILE *json;
 static int first_row = 1;
@@ -491,8 +509,10 @@ int main(int argc, char **argv)
 			baseline = argv[++i];
 		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
 			json_path = argv[++i];
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s --smafd-pid PID [--device D] [--memfd-device D] [--baseline B] [--json FILE] [--short]\n",
+			fprintf(stderr, "usage: %s --smafd-pid PID [--device D] [--memfd-device D] [--baseline B] [--json FILE] [--short] [--only SECTIONS]\n",
 				argv[0]);
 			return 2;
 		}
@@ -512,21 +532,29 @@ int main(int argc, char **argv)
 	printf("%-46s %12s %12s %8s   %s\n", "metric", "smafd", "floor", "ratio", "target");
 	fprintf(json, "{\n  \"kernel\": \"%s\", \"cpus\": %ld, \"short\": %s,\n  \"memfd_device\": \"%s\",\n  \"rows\": [",
 		u.release, cpus, shortrun ? "true" : "false", memfd_device ? memfd_device : device);
-	bench_getinfo(dev, base);
-	bench_create(base);
-	bench_secure(base);
-	bench_bandwidth();
-	bench_growth();
+	if (selected("getinfo"))
+		bench_getinfo(dev, base);
+	if (selected("create"))
+		bench_create(base);
+	if (selected("secure"))
+		bench_secure(base);
+	if (selected("bandwidth"))
+		bench_bandwidth();
+	if (selected("growth"))
+		bench_growth();
 	fprintf(json, "\n  ],\n  \"throughput_creates_per_s\": {");
 	int m = shortrun ? 100 : 500;
-	for (int k = 1; k <= 4; k *= 2) {
+	for (int k = 1; k <= 4 && selected("throughput"); k *= 2) {
 		double t = throughput(k, m);
 		printf("%-46s %12.0f creates/s\n", k == 1 ? "throughput, 1 process" : k == 2 ? "throughput, 2 processes" : "throughput, 4 processes", t);
 		fprintf(json, "%s\"%d\": %.1f", k == 1 ? "" : ", ", k, t);
 	}
 	fprintf(json, "},");
 	use_device(device);
-	bench_allocators(base);
+	if (selected("allocators"))
+		bench_allocators(base);
+	else
+		fprintf(json, "\n  \"allocators\": []");
 	fprintf(json, "\n}\n");
 	fclose(json);
 	smaf_close();
