@@ -181,6 +181,9 @@ static void bench_create(int base)
 		b[i] = now_ns() - t0;
 	}
 	row("CREATE smaf-memfd + receive fd + close, median", "us", quantile(a, n, 0.5) / 1e3, quantile(b, n, 0.5) / 1e3, "<= 1.5");
+	/* A contended host (other VMs, builds) delays the cross-process side
+	 * most; the lower decile shows what is left when it does not. */
+	row("CREATE smaf-memfd + receive fd + close, p10", "us", quantile(a, n, 0.1) / 1e3, quantile(b, n, 0.1) / 1e3, "report");
 	free(a);
 	free(b);
 }
@@ -306,8 +309,8 @@ static void bench_allocators(int base)
 	uint64_t *s = calloc((size_t)n, 8), *d = calloc((size_t)n, 8), *f = calloc((size_t)n, 8);
 	printf("\nper allocator, %u KiB buffers: CREATE (named) + receive + close through smafd vs the exporter called directly + close, plus the floor\n",
 	       ALLOC_SIZE >> 10);
-	printf("%-22s %-16s %10s %10s %10s %8s   %s\n", "allocator", "direct route", "smafd us", "direct us", "floor us",
-	       "ratio", "target");
+	printf("%-22s %-16s %10s %10s %10s %8s %9s   %s\n", "allocator", "direct route", "smafd us", "direct us", "floor us",
+	       "ratio", "p10 ratio", "target (on the median ratio)");
 	fprintf(json, "\n  \"allocator_size\": %u,\n  \"allocators\": [", ALLOC_SIZE);
 	for (int k = 0; k < count; k++) {
 		char *name = smaf_get_allocator_name(k);
@@ -337,18 +340,22 @@ static void bench_allocators(int base)
 			}
 		}
 		double ms = quantile(s, n, 0.5) / 1e3, md = quantile(d, n, 0.5) / 1e3, mf = quantile(f, n, 0.5) / 1e3;
+		/* The lower decile of each side: see bench_create. */
+		double ls = quantile(s, n, 0.1) / 1e3, ld = quantile(d, n, 0.1) / 1e3, lf = quantile(f, n, 0.1) / 1e3;
 		fprintf(json, "%s\n    {\"allocator\": \"%s\", \"direct_route\": ", k ? "," : "", name);
 		if (route < 0) {
-			printf("%-22s %-16s %10.1f %10s %10.1f %8s   no direct route\n", name, "-", ms, "-", mf, "-");
+			printf("%-22s %-16s %10.1f %10s %10.1f %8s %9s   no direct route\n", name, "-", ms, "-", mf, "-", "-");
 			fprintf(json, "null, \"smafd_us\": %.3f, \"direct_us\": null, \"floor_us\": %.3f, \"ratio\": null, \"target\": %.2f, \"met\": null}",
 				ms, mf, ALLOC_TARGET);
 		} else {
-			double ratio = ms / (mf + md);
+			double ratio = ms / (mf + md), low = ls / (lf + ld);
 			const char *v = ratio <= ALLOC_TARGET ? "met" : "missed";
-			printf("%-22s %-16s %10.1f %10.1f %10.1f %8.3f   <= %.1f %s\n", name, dr_name((enum dr_route)route), ms,
-			       md, mf, ratio, ALLOC_TARGET, v);
-			fprintf(json, "\"%s\", \"smafd_us\": %.3f, \"direct_us\": %.3f, \"floor_us\": %.3f, \"ratio\": %.4f, \"target\": %.2f, \"met\": %s}",
-				dr_name((enum dr_route)route), ms, md, mf, ratio, ALLOC_TARGET, strcmp(v, "met") ? "false" : "true");
+			printf("%-22s %-16s %10.1f %10.1f %10.1f %8.3f %9.3f   <= %.1f %s\n", name, dr_name((enum dr_route)route),
+			       ms, md, mf, ratio, low, ALLOC_TARGET, v);
+			fprintf(json, "\"%s\", \"smafd_us\": %.3f, \"direct_us\": %.3f, \"floor_us\": %.3f, \"ratio\": %.4f, \"target\": %.2f, \"met\": %s, "
+				      "\"p10\": {\"smafd_us\": %.3f, \"direct_us\": %.3f, \"floor_us\": %.3f, \"ratio\": %.4f}}",
+				dr_name((enum dr_route)route), ms, md, mf, ratio, ALLOC_TARGET, strcmp(v, "met") ? "false" : "true",
+				ls, ld, lf, low);
 		}
 		fflush(stdout);
 		if (dev >= 0)
