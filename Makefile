@@ -60,7 +60,8 @@ $(OBJ)/%.o: lib/%.c | $(OBJ)
 
 # The handoff functions must stay interposable (see lib/smaf_handoff.h): each
 # library must reach them through a relocation, never by a local call.
-check_interposable = readelf -rW $@ | grep -q 'smaf__handoff_ioctl' && \
+check_interposable = readelf -rW $@ | grep -q 'smaf__handoff_ioctl ' && \
+	readelf -rW $@ | grep -q 'smaf__handoff_ioctl_node' && \
 	readelf -rW $@ | grep -q 'smaf__handoff_disconnect' || \
 	{ echo "$@: calls to smaf__handoff_* are bound locally; the libraries would not share one channel table" >&2; \
 	  rm -f $@; exit 1; }

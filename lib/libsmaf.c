@@ -10,9 +10,10 @@
  * reading (so requests run concurrently, and smaf_close() cannot close the
  * fd under one), open and close hold it for writing.
  *
- * CREATE goes through smaf__handoff_ioctl() (smaf_handoff.c), called through
- * the PLT on purpose: if libsmaf-preload.so is loaded too, its copy of the
- * handoff code and state is the one used (see smaf_handoff.h).
+ * CREATE goes through smaf__handoff_ioctl_node() (smaf_handoff.c), called
+ * through the PLT on purpose: if libsmaf-preload.so is loaded too, its copy
+ * of the handoff code and state is the one used (see smaf_handoff.h). The
+ * device fd is fstat()ed once when it is opened, not per CREATE.
  *
  * Surviving a restart of smafd. When smafd dies (SIGKILL, a crash, a
  * restart), the kernel removes its CUSE device; an fd opened on it stays
@@ -37,6 +38,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "libsmaf.h"
@@ -46,6 +48,11 @@
 
 static pthread_rwlock_t state_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static int device_fd = -1;
+/* What fstat() said of device_fd when it was opened: a character device
+ * (then device_rdev is its number) or not. Requests pass it on to the
+ * handoff code, which so needs no fstat() per CREATE. */
+static int device_is_chr;
+static dev_t device_rdev;
 static unsigned int open_count;
 /* Bumped whenever device_fd changes (open, close, reopen), so a thread that
  * saw a request fail on one fd can tell whether another thread has already
@@ -73,6 +80,24 @@ static const char *device_path(void)
 {
 	const char *p = secure_getenv("SMAF_DEVICE");
 	return p && *p ? p : "/dev/smaf";
+}
+
+/* Makes fd the device fd (the write lock held). */
+static void set_device_fd(int fd)
+{
+	struct stat st;
+	device_fd = fd;
+	device_is_chr = fstat(fd, &st) == 0 && S_ISCHR(st.st_mode);
+	device_rdev = device_is_chr ? st.st_rdev : 0;
+	device_generation++;
+}
+
+/* ioctl() through the handoff code on the device fd (a lock held). */
+static int handoff_ioctl(unsigned long request, void *arg)
+{
+	if (device_is_chr)
+		return smaf__handoff_ioctl_node(device_fd, device_rdev, request, arg);
+	return smaf__handoff_ioctl(device_fd, request, arg);
 }
 
 /* device_ioctl()'s result (errno EBADF) when the device is not open: each
@@ -118,8 +143,7 @@ static int device_reopen(unsigned long seen)
 			 * it afresh. */
 			smaf__handoff_disconnect(device_fd);
 			close(device_fd);
-			device_fd = fd;
-			device_generation++;
+			set_device_fd(fd);
 			retry = 1;
 		}
 	}
@@ -146,7 +170,7 @@ static int device_ioctl(unsigned long request, void *arg)
 			return NOT_OPEN;
 		}
 		unsigned long generation = device_generation;
-		int r = smaf__handoff_ioctl(device_fd, request, arg);
+		int r = handoff_ioctl(request, arg);
 		int e = errno;
 		pthread_rwlock_unlock(&state_lock);
 		if (r == 0 || attempt > 0 || (e != ENOTCONN && e != ENODEV) || !device_reopen(generation)) {
@@ -167,9 +191,8 @@ int smaf_open(void)
 		if (fd < 0) {
 			r = -1;
 		} else {
-			device_fd = fd;
+			set_device_fd(fd);
 			open_count = 1;
-			device_generation++;
 		}
 	}
 	int e = errno;

@@ -15,9 +15,28 @@
  * Channels belong to processes (smafd identifies the peer by SO_PEERCRED).
  * A forked child must neither use nor read its parent's channel: the
  * pthread_atfork child handler closes inherited sockets without reading
- * them, and every use also compares the connecting pid with getpid(), which
- * covers children made without the fork handlers (a raw clone/SYS_fork).
- * The child connects again on its first CREATE.
+ * them. A child made without the fork handlers (a raw clone/SYS_fork) still
+ * holds the parent's socket, but never reads it: smafd keys channels by
+ * process, so the child's first CREATE fails with ENOTCONN before any
+ * buffer is made or sent, and the child drops the inherited socket (without
+ * reading it) and connects its own. The child connects again on its first
+ * CREATE either way.
+ *
+ * System calls per CREATE. Once connected, a CREATE costs the ioctl and one
+ * recvmsg (plus fcntl when SMAF_CLOEXEC was not asked for, and poll and
+ * clock_gettime only if the buffer is not queued yet; libsmaf-preload
+ * also fstat()s the program's device fd to find the node). Nothing is
+ * checked ahead of each CREATE, because smafd's ENOTCONN already reports
+ * every case such a check would catch: a socket inherited without the fork
+ * handlers (see above); smafd restarted, or the channel dropped; the
+ * program closing our socket's number (smafd sees the hang-up, or its send
+ * fails, and answers ENOTCONN; drop_socket() then checks the number's
+ * identity before it closes anything, so a file the program opened since
+ * under that number is left alone). What is no longer caught: the program
+ * closes our number while another copy of the socket lives on (it dup()ed
+ * it, or a raw-cloned child holds it) and reuses the number for a socket of
+ * its own; the buffer's message would then be read from that one. Before,
+ * every CREATE paid a getpid() and an fstat() of the socket for this.
  *
  * ioctls are issued with syscall(SYS_ioctl) so that an LD_PRELOADed ioctl()
  * (libsmaf-preload.so's own, or anyone else's) is never re-entered.
@@ -145,7 +164,7 @@ static void init_table(void)
 		pthread_mutex_init(&table[i].lock, NULL);
 		table[i].sock = -1;
 	}
-	/* If this fails (ENOMEM), the getpid() check still protects children. */
+	/* If this fails (ENOMEM), smafd's ENOTCONN still protects children. */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }
 
@@ -196,25 +215,40 @@ static void channel_put(struct channel *c)
 
 /* ---- messages ------------------------------------------------------------ */
 
-static struct timespec deadline_in(int ms)
+/*
+ * A deadline that starts running the first time it is asked about, i.e. when
+ * a receive first has to wait. Most receives find their message queued and
+ * never ask, which saves a clock_gettime() per CREATE: a real system call
+ * wherever the clock source has no vDSO path (hpet on the 6.1 test VM).
+ */
+struct deadline {
+	int ms;              /* the timeout */
+	int started;         /* at is set */
+	struct timespec at;
+};
+
+static struct deadline deadline_in(int ms)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	struct deadline d = { .ms = ms };
+	return d;
 }
 
 /* Milliseconds left until d, rounded up; 0 once it has passed. */
-static int ms_until(const struct timespec *d)
+static int ms_until(struct deadline *d)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ns = (long long)(d->tv_sec - now.tv_sec) * 1000000000LL + (d->tv_nsec - now.tv_nsec);
+	if (!d->started) {
+		d->at = now;
+		d->at.tv_sec += d->ms / 1000;
+		d->at.tv_nsec += (long)(d->ms % 1000) * 1000000L;
+		if (d->at.tv_nsec >= 1000000000L) {
+			d->at.tv_sec++;
+			d->at.tv_nsec -= 1000000000L;
+		}
+		d->started = 1;
+	}
+	long long ns = (long long)(d->at.tv_sec - now.tv_sec) * 1000000000LL + (d->at.tv_nsec - now.tv_nsec);
 	if (ns <= 0)
 		return 0;
 	return (int)((ns + 999999) / 1000000);
@@ -234,7 +268,7 @@ struct received {
  * that another thread execs meanwhile. Returns 1 with *r filled in, 0 when
  * smafd closed the connection, -1 with errno (ETIMEDOUT, or a socket error).
  */
-static int recv_msg(int sock, const struct timespec *deadline, struct received *r)
+static int recv_msg(int sock, struct deadline *deadline, struct received *r)
 {
 	/* smafd sends a buffer before its CREATE returns, so the message is
 	 * usually queued already: try to receive first, wait only if needed. */
@@ -359,7 +393,7 @@ static int channel_connect(struct channel *c, int devfd)
 
 	/* smafd registers the channel before it sends the welcome: once it is
 	 * here, a CREATE finds the channel. */
-	struct timespec deadline = deadline_in(HANDOFF_TIMEOUT_MS);
+	struct deadline deadline = deadline_in(HANDOFF_TIMEOUT_MS);
 	struct received m;
 	int got = recv_msg(s, &deadline, &m);
 	if (got == 1 && m.fd >= 0)
@@ -411,11 +445,10 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 	/* data is not touched before the ioctl: the kernel validates the
 	 * pointer (EFAULT), and on failure nothing may be written to it. */
 	for (int attempt = 0;; attempt++) {
-		/* No liveness poll here: a dead channel makes smafd answer
-		 * ENOTCONN, which reconnects below; this keeps CREATE's syscalls
-		 * to what it needs. */
-		if (c->sock >= 0 && (c->pid != getpid() || !sock_is_ours(c)))
-			drop_socket(c);
+		/* No check of the socket here (liveness, pid, identity): every
+		 * way it can be unusable makes smafd answer ENOTCONN, which
+		 * reconnects below (see the top of this file); this keeps
+		 * CREATE's syscalls to the ioctl and the recvmsg. */
 		if (c->sock < 0) {
 			int r = channel_connect(c, devfd);
 			if (r == NO_HANDOFF)
@@ -426,11 +459,13 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 		if (raw_ioctl(devfd, request, arg) == 0)
 			break;
 		/* smafd says we have no channel although we hold one: it dropped
-		 * it between our check and its send, or it is a restarted smafd
-		 * serving a new device (possibly with the old device number) that
-		 * never knew this channel, or devfd's own smafd is gone (then the
-		 * reconnect fails too, with the kernel's ENOTCONN). No buffer was
-		 * made; reconnect once. */
+		 * it (it broke, or the program closed our socket's number), or
+		 * this is a child that inherited the socket without the fork
+		 * handlers, or it is a restarted smafd serving a new device
+		 * (possibly with the old device number) that never knew this
+		 * channel, or devfd's own smafd is gone (then the reconnect fails
+		 * too, with the kernel's ENOTCONN). No buffer was made; drop the
+		 * socket unread and reconnect once. */
 		if (errno != ENOTCONN || attempt > 0)
 			return -1;
 		drop_socket(c);
@@ -442,7 +477,7 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 	if (token > -2)
 		return fail_after_create(data, EIO); /* not a token: smafd broke the protocol */
 
-	struct timespec deadline = deadline_in(HANDOFF_TIMEOUT_MS);
+	struct deadline deadline = deadline_in(HANDOFF_TIMEOUT_MS);
 	for (;;) {
 		struct received m;
 		int got = recv_msg(c->sock, &deadline, &m);
@@ -477,15 +512,11 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 	}
 }
 
-static int handoff_create(int devfd, unsigned int request, void *arg)
+/* CREATE (or CREATE_FOR) on devfd, a character device whose st_rdev is rdev. */
+static int handoff_create_on(int devfd, dev_t rdev, unsigned int request, void *arg)
 {
-	struct stat st;
-	/* Only a character device can be a SMAF node; never send our extension
-	 * request to anything else. (A bad devfd gets its EBADF from ioctl.) */
-	if (fstat(devfd, &st) != 0 || !S_ISCHR(st.st_mode))
-		return raw_ioctl(devfd, request, arg);
 	pthread_once(&init_once, init_table);
-	struct channel *c = channel_get(st.st_rdev, 1);
+	struct channel *c = channel_get(rdev, 1);
 	if (!c)
 		return -1;
 	pthread_mutex_lock(&c->lock);
@@ -495,6 +526,16 @@ static int handoff_create(int devfd, unsigned int request, void *arg)
 	channel_put(c);
 	errno = e;
 	return r;
+}
+
+static int handoff_create(int devfd, unsigned int request, void *arg)
+{
+	struct stat st;
+	/* Only a character device can be a SMAF node; never send our extension
+	 * request to anything else. (A bad devfd gets its EBADF from ioctl.) */
+	if (fstat(devfd, &st) != 0 || !S_ISCHR(st.st_mode))
+		return raw_ioctl(devfd, request, arg);
+	return handoff_create_on(devfd, st.st_rdev, request, arg);
 }
 
 /* ---- exported -------------------------------------------------------------- */
@@ -509,6 +550,18 @@ int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg)
 	int r = handoff_create(devfd, nr, arg);
 	if (r == 0)
 		errno = saved; /* like ioctl(2): errno untouched on success */
+	return r;
+}
+
+int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned long request, void *arg)
+{
+	unsigned int nr = (unsigned int)request;
+	if (nr != SMAF_IOC_CREATE && nr != SMAF_IOC_EXT_CREATE_FOR)
+		return raw_ioctl(devfd, request, arg);
+	int saved = errno;
+	int r = handoff_create_on(devfd, rdev, nr, arg);
+	if (r == 0)
+		errno = saved;
 	return r;
 }
 

@@ -35,6 +35,8 @@
 #ifndef SMAF_HANDOFF_H
 #define SMAF_HANDOFF_H
 
+#include <sys/types.h>
+
 #define SMAF_HANDOFF_EXPORT __attribute__((visibility("default")))
 
 /*
@@ -48,6 +50,14 @@
  * 0 or -1 with errno; errno is left alone on success.
  */
 SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg);
+
+/*
+ * The same for a caller that knows devfd is the character device rdev (it
+ * fstat()ed it once when it opened it, as libsmaf does): saves smaf__handoff_
+ * ioctl()'s fstat() per CREATE. The caller must pass a devfd that is a
+ * character device and its true st_rdev.
+ */
+SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned long request, void *arg);
 
 /*
  * Closes this process's handoff channel to the smafd serving devfd, if it

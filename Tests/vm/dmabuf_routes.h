@@ -8,6 +8,10 @@
  *
  *   dr_create(route, size, &fd)   0 and an fd of at least size bytes, or -errno
  *
+ * (dr_udmabuf_on, dr_heap_on and dr_vgem_on take the exporter's device
+ * already open, as a client that keeps it open would: the benchmark times
+ * the export itself, not an open+close around it.)
+ *
  * -ENODEV / -ENOENT / -ENOSYS mean the kernel lacks the route (no
  * /dev/udmabuf, no heap, no vgem loaded, no memfd_secret); dr_missing()
  * tells these from real failures.  Header-only, static inline.
@@ -86,17 +90,15 @@ static inline size_t dr_round(size_t n, size_t unit)
 	return (n + unit - 1) / unit * unit;
 }
 
-/* udmabuf over a fresh memfd of memfd_size bytes (hugetlb or shmem), the
- * first size bytes of it.  udmabuf wants F_SEAL_SHRINK and no F_SEAL_WRITE;
- * it keeps the pages after the memfd is closed. */
-static inline int dr_udmabuf_over(size_t size, int hugetlb, int *out)
+/* udmabuf over a fresh memfd (hugetlb: rounded up to whole 2 MiB pages,
+ * else shmem), the first size bytes of it, made through dev, an open
+ * /dev/udmabuf.  udmabuf wants F_SEAL_SHRINK and no F_SEAL_WRITE; it keeps
+ * the pages after the memfd is closed. */
+static inline int dr_udmabuf_on(int dev, size_t size, int hugetlb, int *out)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size = dr_round(size, page);
 	size_t mlen = hugetlb ? dr_round(size, DR_HUGE_PAGE) : size;
-	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return -errno;
 	unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | (hugetlb ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
 	int mfd = memfd_create(hugetlb ? "dr-udmabuf-hugetlb" : "dr-udmabuf", flags);
 	int r = 0;
@@ -116,11 +118,30 @@ static inline int dr_udmabuf_over(size_t size, int hugetlb, int *out)
 	}
 	if (mfd >= 0)
 		close(mfd);
+	return r;
+}
+
+static inline int dr_udmabuf_over(size_t size, int hugetlb, int *out)
+{
+	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -errno;
+	int r = dr_udmabuf_on(dev, size, hugetlb, out);
 	close(dev);
 	return r;
 }
 
-/* DMA_HEAP_IOCTL_ALLOC on /dev/dma_heap/<heap>. */
+/* DMA_HEAP_IOCTL_ALLOC on h, an open /dev/dma_heap/<heap>. */
+static inline int dr_heap_on(int h, size_t size, int *out)
+{
+	struct dma_heap_allocation_data a = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
+	if (ioctl(h, DMA_HEAP_IOCTL_ALLOC, &a) != 0)
+		return -errno;
+	*out = (int)a.fd;
+	return 0;
+}
+
+/* The same on /dev/dma_heap/<heap>, opened for the one call. */
 static inline int dr_heap(const char *heap, size_t size, int *out)
 {
 	char path[128];
@@ -128,11 +149,8 @@ static inline int dr_heap(const char *heap, size_t size, int *out)
 	int h = open(path, O_RDONLY | O_CLOEXEC);
 	if (h < 0)
 		return -errno;
-	struct dma_heap_allocation_data a = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
-	int r = ioctl(h, DMA_HEAP_IOCTL_ALLOC, &a) == 0 ? 0 : -errno;
+	int r = dr_heap_on(h, size, out);
 	close(h);
-	if (r == 0)
-		*out = (int)a.fd;
 	return r;
 }
 
