@@ -174,7 +174,14 @@ phase_install() {
 		expect "ldd $b: no Swift shared library, nothing missing" \
 			bash -c "! grep -Eqi 'swift|Foundation|not found' '$WORK/ldd'"
 		show "$WORK/ldd"
+		# docs/packaging.md: Debian's libc, libstdc++, libgcc, libfuse3 (smafd)
+		# and libudev (device constraints), nothing else.
+		readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >"$WORK/needed"
+		expect "$b needs only libc, libm, libstdc++, libgcc_s, libfuse3 and libudev ($(tr '\n' ' ' <"$WORK/needed"))" \
+			bash -c "! grep -Ev '^(libc|libm|libstdc\+\+|libgcc_s|libfuse3|libudev)\.so\.[0-9]+$' '$WORK/needed'"
 	done
+	expect "the smafd package depends on libudev1 and libfuse3-3 (dpkg-shlibdeps)" \
+		bash -c "dpkg-query -W -f='\${Depends}' smafd | grep -q 'libudev1' && dpkg-query -W -f='\${Depends}' smafd | grep -q 'libfuse3-3'"
 	if [ -n "$tc" ]; then
 		dpkg -L "${PACKAGES[@]}" | while read -r f; do [ -f "$f" ] && [ ! -L "$f" ] && echo "$f"; done >"$WORK/files"
 		expect "no installed file ($(wc -l <"$WORK/files") files) contains the toolchain path $tc" \

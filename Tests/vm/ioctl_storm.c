@@ -49,7 +49,7 @@
  * ECONNABORTED, then ENOTCONN where EINVAL or a success was due); the runs
  * on Debian's 6.1 and 6.12 kernels saw nothing else.
  *
- * Beyond the errno set it checks what the README promises: a bad pointer
+ * Beyond the errno set it checks what docs/differences.md promises: a bad pointer
  * with a size to copy in gives EFAULT; a GET_INFO that succeeds into a
  * read-only page gives EFAULT; GET_SECURE_FLAG reads 0 for open files that
  * are not buffers, EINVAL for fds that are not open, and for buffers the
@@ -508,7 +508,7 @@ static void make_call(struct call *c)
 	}
 }
 
-/* Checks one reply against the documented set and the README's promises. */
+/* Checks one reply against the documented set and docs/differences.md's promises. */
 static void check_reply(unsigned long i, struct call *c, int r, int e)
 {
 	if (r != 0 && !documented(e))

@@ -65,7 +65,7 @@ struct smaf_handoff_msg {
  * token SMAF_QUERY_TOKEN, flags = SMAF_QUERY_INFO or SMAF_QUERY_STATUS and
  * length 0, no fd. The answer is one message: the same header with length =
  * the number of bytes that follow it in that message, a UTF-8 JSON object
- * (documented in README, "smafctl"). An unknown query kind is answered with
+ * (documented in docs/smafctl.md). An unknown query kind is answered with
  * length 0. Queries never disturb buffer delivery: CREATE tokens are <= -2.
  */
 #define SMAF_QUERY_TOKEN (-1)

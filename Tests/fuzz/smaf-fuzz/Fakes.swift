@@ -115,7 +115,7 @@ let registries: [AllocatorRegistry] = {
     let empty = AllocatorRegistry()
     let memfd = AllocatorRegistry()
     try! memfd.register(MemfdAllocator())
-    // The README's --alias smaf-cma=smaf-memfd: two names, index 0 is smaf-cma.
+    // docs/operations.md's --alias smaf-cma=smaf-memfd: two names, index 0 is smaf-cma.
     let aliased = AllocatorRegistry()
     try! aliased.register(MemfdAllocator())
     try! aliased.register(AllocatorAlias(name: "smaf-cma", target: MemfdAllocator()))

@@ -44,7 +44,7 @@
 //   * nothing is written past the output capacity (64-byte guard zone), and
 //     a refused v10 request writes nothing at all (the driver copies nothing
 //     back on error);
-//   * the outcome matches a reference model of the README's documented
+//   * the outcome matches a reference model of the documented (docs/differences.md, smaf(4))
 //     checks: which requests succeed, EINVAL for malformed ones, never EINVAL
 //     (today ENOTCONN) for a well-formed CREATE without a handoff channel,
 //     echoed reserved fields, GET_INFO's count and name, GET_SECURE_FLAG
