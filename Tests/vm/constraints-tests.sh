@@ -27,7 +27,7 @@ cleanup() {
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
 }
 trap cleanup EXIT
-export SYSTEMD_IGNORE_CHROOT=1 # udevadm in the VM's chroot
+export SYSTEMD_IGNORE_CHROOT=1 # udevadm in the VM's chroot (part 1 asks it too)
 
 node_of() { # node_of NAME: /dev/videoN whose sysfs name is NAME
 	local d
@@ -51,17 +51,12 @@ expect "smafd said once that udev has no data and only sysfs facts are known ($n
 stop_smafd
 
 echo "# --- 2. systemd-udevd with a rule tagging vivid instance 1 as needing contiguous memory"
-UDEVD=
-for c in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do [ -x "$c" ] && UDEVD=$c && break; done
-expect "systemd-udevd is installed (Debian package udev)" test -n "$UDEVD"
 mkdir -p /run/udev/rules.d
 echo 'SUBSYSTEM=="video4linux", ATTR{name}=="vivid-001-vid-cap", ENV{SMAF_DMA_CONTIGUOUS}="1"' >"$RULE"
 # The shipped example rules load too (they match no device in the VM).
 SHIPPED=/run/udev/rules.d/75-smaf-constraints.rules
 install -m 0644 "$(dirname "$0")/../../udev/75-smaf-constraints.rules" "$SHIPPED"
-SYSTEMD_LOG_TARGET=console "$UDEVD" --debug >"$WORK/udevd.log" 2>&1 &
-UDEVD_PID=$!
-for _ in $(seq 1 100); do udevadm control --ping --timeout=1 2>/dev/null && break; sleep 0.1; done
+expect "systemd-udevd (Debian package udev) is up" start_udevd "$WORK/udevd.log"
 udevadm trigger --action=add --subsystem-match=video4linux
 udevadm settle --timeout=30
 expect "udev now gives $v1 SMAF_DMA_CONTIGUOUS=1" bash -c "udevadm info --query=property '$v1' | grep -qx SMAF_DMA_CONTIGUOUS=1"

@@ -115,11 +115,7 @@ stop_installed smaf
 
 # ---- 2. udev --------------------------------------------------------------------
 echo "# --- 2. udev: the installed rule under Debian's systemd-udevd"
-UDEVD=
-for c in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do
-	[ -x "$c" ] && { UDEVD=$c; break; }
-done
-if [ -z "$UDEVD" ]; then
+if ! find_udevd >/dev/null; then
 	bad "systemd-udevd is not installed (Debian package udev; scripts/install-deps installs it)"
 else
 	# Group smaf: the root file system is read-only here, so a copy of
@@ -136,19 +132,9 @@ else
 	expect "group smaf exists (gid $gid)" test "$(getent group smaf | cut -d: -f3)" = "$gid"
 	nogroup=$(getent group nogroup | cut -d: -f3)
 
-	# The VM runs the command chrooted into the host's root; udevadm ignores
-	# control, trigger and settle requests in a chroot unless told not to.
-	export SYSTEMD_IGNORE_CHROOT=1
 	mkdir -p /run/udev/rules.d
 	install -m 0644 "$rule" /run/udev/rules.d/70-smaf.rules
-	SYSTEMD_LOG_TARGET=console "$UDEVD" --debug >"$WORK/udevd.log" 2>&1 &
-	UDEVD_PID=$!
-	up=0
-	for _ in $(seq 1 100); do
-		udevadm control --ping --timeout=1 2>/dev/null && { up=1; break; }
-		sleep 0.1
-	done
-	expect "systemd-udevd is up" test "$up" = 1
+	expect "systemd-udevd is up" start_udevd "$WORK/udevd.log"
 
 	start_installed "$WORK/smafd2.log"
 	wait_node smaf >/dev/null || { bad "no /dev/smaf"; show "$WORK/smafd2.log"; }

@@ -239,3 +239,29 @@ expected_allocator_args() {
 	local a
 	for a in $(expected_allocators "$@"); do printf -- '--allocator %s ' "$a"; done
 }
+
+# Debian's systemd-udevd (package udev): its path, or nothing.
+find_udevd() {
+	local c
+	for c in /lib/systemd/systemd-udevd /usr/lib/systemd/systemd-udevd; do
+		[ -x "$c" ] && { echo "$c"; return 0; }
+	done
+	return 1
+}
+
+# start_udevd LOG: systemd-udevd with --debug (rule problems show in LOG),
+# waited for until it answers; sets UDEVD_PID. Fails if it never answers.
+# The VM runs the command chrooted into the host's root: udevadm ignores
+# control, trigger and settle requests in a chroot unless told not to.
+start_udevd() {
+	local udevd _
+	udevd=$(find_udevd) || return 1
+	export SYSTEMD_IGNORE_CHROOT=1
+	SYSTEMD_LOG_TARGET=console "$udevd" --debug >"$1" 2>&1 &
+	UDEVD_PID=$!
+	for _ in $(seq 1 100); do
+		udevadm control --ping --timeout=1 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
