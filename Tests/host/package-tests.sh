@@ -177,8 +177,8 @@ phase_install() {
 		# docs/packaging.md: Debian's libc, libstdc++, libgcc, libfuse3 (smafd)
 		# and libudev (device constraints), nothing else.
 		readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' >"$WORK/needed"
-		expect "$b needs only libc, libm, libstdc++, libgcc_s, libfuse3 and libudev ($(tr '\n' ' ' <"$WORK/needed"))" \
-			bash -c "! grep -Ev '^(libc|libm|libstdc\+\+|libgcc_s|libfuse3|libudev)\.so\.[0-9]+$' '$WORK/needed'"
+		expect "$b needs only libc, libm, libstdc++, libgcc_s, libfuse3, libudev and the loader ($(tr '\n' ' ' <"$WORK/needed"))" \
+			bash -c "! grep -Ev '^(libc|libm|libstdc\+\+|libgcc_s|libfuse3|libudev)\.so\.[0-9]+$|^ld-linux-x86-64\.so\.2$' '$WORK/needed'"
 	done
 	expect "the smafd package depends on libudev1 and libfuse3-3 (dpkg-shlibdeps)" \
 		bash -c "dpkg-query -W -f='\${Depends}' smafd | grep -q 'libudev1' && dpkg-query -W -f='\${Depends}' smafd | grep -q 'libfuse3-3'"
