@@ -23,7 +23,8 @@ import json, sys
 for a in json.load(sys.stdin)["allocators"]:
     if a["name"] != "smaf-secretmem":
         cap = a["max_size"] if a["max_size"] < 2**62 else 0
-        print("--allocator %s:%d%s" % (a["name"], cap, "" if a["read_only"] else ":rw"), end=" ")')
+        pool = ":pool" if a["name"] == "smaf-udmabuf-hugetlb" else ""  # the huge page pool (hugepages=16)
+        print("--allocator %s:%d%s%s" % (a["name"], cap, "" if a["read_only"] else ":rw", pool), end=" ")')
 echo "# named allocators: $named"
 run_test "16 processes x 2 threads mixing every operation, every allocator: no error, no lost buffer" \
 	"$BIN/soak" --seconds "${SMAF_SOAK_SECONDS:-20}" --smafd-pid "$PID" $named

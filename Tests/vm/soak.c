@@ -46,7 +46,7 @@ static const char *const op_names[OP_COUNT] = { "create", "verify", "rewrite", "
 /* Per process, in memory shared with the parent. */
 struct proc_stats {
 	unsigned long ops[OP_COUNT];
-	unsigned long errors, creates, sent, received, drained, ring_full, eacces_checks;
+	unsigned long errors, creates, sent, received, drained, ring_full, eacces_checks, pool_empty;
 	char first_error[200];
 	int done;
 };
@@ -59,13 +59,14 @@ struct shared {
 
 static struct shared *shared;
 
-/* Allocators created by name (--allocator NAME[:MAX][:rw]): the largest
- * buffer each makes (0: any) and whether it only makes read-write ones. */
+/* Allocators created by name (--allocator NAME[:MAX][:rw][:pool]): the
+ * largest buffer each makes (0: any), whether it only makes read-write ones,
+ * and whether it draws on a small reserved pool (ENOMEM when it is empty). */
 static struct named_allocator {
 	const char *name;
 	size_t max;
-	int rw_only;
-} named[16] = { { "smaf-memfd", 0, 0 } };
+	int rw_only, pool;
+} named[16] = { { "smaf-memfd", 0, 0, 0 } };
 static unsigned n_named = 1, n_named_given;
 static int nproc = 16, nthreads = 2;
 static long page_size;
@@ -202,6 +203,12 @@ static void op_create(struct worker *w)
 	}
 	b.len = round_up(want);
 	if (smaf_create_buffer((unsigned)want, b.flags, (char *)name, &b.fd) != 0) {
+		/* A pool-backed allocator (huge pages) is out of pages while the
+		 * other threads hold its buffers: its documented ENOMEM. */
+		if (pick >= 2 && named[pick - 2].pool && errno == ENOMEM) {
+			__atomic_add_fetch(&shared->p[w->proc].pool_empty, 1, __ATOMIC_RELAXED);
+			return;
+		}
 		soak_error(w, "create %zu bytes flags 0x%x name %s: %s", want, b.flags, name ? name : "NULL", strerror(errno));
 		return;
 	}
@@ -449,10 +456,12 @@ int main(int argc, char **argv)
 			a->name = spec;
 			a->max = 0;
 			a->rw_only = 0;
+			a->pool = 0;
 			if (max) {
 				*max++ = 0;
 				a->max = (size_t)strtoull(max, NULL, 10);
 				a->rw_only = strstr(max, ":rw") != NULL;
+				a->pool = strstr(max, ":pool") != NULL;
 			}
 			n_named = n_named_given;
 		} else
@@ -460,7 +469,7 @@ int main(int argc, char **argv)
 	}
 	if (argc % 2 == 0 || seconds < 1 || nproc < 2 || nproc > 256 || nthreads < 1 || nthreads > 16) {
 		fprintf(stderr, "usage: soak [--seconds S] [--processes P (2-256)] [--threads T (1-16)] [--smafd-pid PID]\n"
-				"            [--allocator NAME[:MAXBYTES][:rw]]...\n");
+				"            [--allocator NAME[:MAXBYTES][:rw][:pool]]...\n");
 		return 2;
 	}
 	vt_init("soak");
@@ -539,6 +548,7 @@ int main(int argc, char **argv)
 		sum.drained += p->drained;
 		sum.ring_full += p->ring_full;
 		sum.eacces_checks += p->eacces_checks;
+		sum.pool_empty += p->pool_empty;
 		done += p->done;
 		if (p->errors && !first_error)
 			first_error = p->first_error;
@@ -552,8 +562,9 @@ int main(int argc, char **argv)
 	}
 	vt_note("%d processes x %d threads for %.1f s: %lu operations, %.0f/s (%s)", nproc, nthreads, secs, total, total / secs, line);
 	vt_note("%lu buffers created (%.0f/s), %lu passed between processes (%lu received by a worker, %lu drained at the end), "
-		"ring full %lu times, %lu writable mappings of read-only buffers refused",
-		sum.creates, sum.creates / secs, sum.sent, sum.received, sum.drained, sum.ring_full, sum.eacces_checks);
+		"ring full %lu times, %lu writable mappings of read-only buffers refused, %lu ENOMEM from an empty pool",
+		sum.creates, sum.creates / secs, sum.sent, sum.received, sum.drained, sum.ring_full, sum.eacces_checks,
+		sum.pool_empty);
 
 	vt_check(statuses_ok && done == nproc, "soak: all %d client processes finished (%d)", nproc, done);
 	vt_check(sum.errors == 0, "soak: no unexpected error (%lu)%s%s", sum.errors, first_error ? "; first: " : "",
