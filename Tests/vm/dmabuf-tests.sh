@@ -37,20 +37,12 @@ is_dmabuf_allocator() {
 
 # What smafd must list here (as a set; testlib.sh's expected_allocators
 # gives the rank order).  The two kernels the VM tier boots are known
-# exactly; any other is judged by what it offers.
+# exactly; any other is judged by what it offers (expected_allocators).
 required_allocators() {
 	case $kernel in
 	6.12.*) echo smaf-heap-system smaf-udmabuf smaf-udmabuf-hugetlb smaf-vgem smaf-memfd smaf-secretmem ;;
 	6.1.*) echo smaf-vgem smaf-memfd smaf-secretmem ;;
-	*)
-		local h list=
-		for h in /dev/dma_heap/*; do [ -e "$h" ] && list+=" smaf-heap-${h##*/}"; done
-		[ -e /dev/udmabuf ] && list+=" smaf-udmabuf"
-		[ -e /dev/udmabuf ] && [ "$(awk '/^HugePages_Total:/ { print $2 }' /proc/meminfo)" != 0 ] &&
-			list+=" smaf-udmabuf-hugetlb"
-		[ -d /sys/module/vgem ] && list+=" smaf-vgem"
-		echo "$list smaf-memfd smaf-secretmem"
-		;;
+	*) expected_allocators ;; # derived from the exporters this kernel has
 	esac
 }
 
