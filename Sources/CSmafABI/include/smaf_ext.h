@@ -18,6 +18,16 @@
  *     number into `fd`.
  *  A process without a channel gets ENOTCONN from CREATE. A forked child
  *  must make its own connection (channels belong to processes).
+ *
+ * Steps 1-2 need smafd's socket path to be visible to the client, which a
+ * container given only the device node does not see. SMAF_IOC_EXT_CONNECT
+ * needs nothing but the node: the client makes an AF_UNIX SOCK_SEQPACKET
+ * socketpair() and names one end in the ioctl; smafd takes a duplicate of
+ * that end out of the calling process (pidfd_getfd(2)), registers it as the
+ * caller's channel and sends the welcome on it before the ioctl returns. The
+ * client then closes the end it named and keeps the other. libsmaf and the
+ * shim try this first and fall back to steps 1-2 when the node answers
+ * EINVAL, ENOTTY or EOPNOTSUPP.
  */
 #ifndef _SMAF_EXT_H
 #define _SMAF_EXT_H
@@ -49,6 +59,24 @@ struct smaf_ext_status {
 	__u32 secure_buffers;   /* out: live buffers currently secure */
 	__u64 created_total;    /* out: buffers created since start */
 	__u8 reserved[88];
+};
+
+/*
+ * SMAF_IOC_EXT_CONNECT argument (128 bytes). `sock` must be an end of an
+ * AF_UNIX SOCK_SEQPACKET socketpair() made by the calling process itself:
+ * smafd checks the socket's type and that its peer credentials (set by
+ * socketpair) are the caller's process and uid, so no process can register
+ * a socket another process made or hand it a channel. Errors: EBADF (sock
+ * not open in the caller), EINVAL (not such a socket, or version != 0),
+ * EPERM (the socket was made by another process or user), EMFILE (the
+ * process already has --max-channels-per-process channels), EOPNOTSUPP
+ * (the kernel has no pidfd_getfd: use SMAF_IOC_EXT_HANDOFF).
+ */
+struct smaf_ext_connect {
+	__u64 version;     /* in: 0 */
+	__s32 sock;        /* in: the caller's end to hand to smafd */
+	__u32 protocol;    /* out: SMAF_HANDOFF_PROTOCOL */
+	__u8 reserved[112];
 };
 
 /* One message on the handoff socket (24 bytes), with 0 or 1 SCM_RIGHTS fd. */
@@ -139,5 +167,6 @@ struct smaf_ext_devices {
 #define SMAF_IOC_EXT_STATUS  _IOWR('S', 0x41, struct smaf_ext_status)
 #define SMAF_IOC_EXT_CREATE_FOR _IOWR('S', 0x42, struct smaf_ext_create_for)
 #define SMAF_IOC_EXT_DEVICES _IOWR('S', 0x43, struct smaf_ext_devices)
+#define SMAF_IOC_EXT_CONNECT _IOWR('S', 0x44, struct smaf_ext_connect)
 
 #endif
