@@ -2,7 +2,7 @@
  * smaf_handoff.c - receives SMAF buffer fds from smafd over its handoff
  * socket (the protocol is specified in smaf_ext.h). Linked into libsmaf.so
  * and into libsmaf-preload.so; see smaf_handoff.h for why all of its state
- * is reachable only through the two exported functions.
+ * is reachable only through the exported functions.
  *
  * Per process there is at most one channel per device node, keyed by the
  * node's st_rdev (several smafd instances may serve several nodes). A
@@ -12,7 +12,16 @@
  * over from a CREATE that timed out or was interrupted) is stale and is
  * dropped, its fd closed.
  *
- * Channels belong to processes (smafd identifies the peer by SO_PEERCRED).
+ * Connecting. First by SMAF_IOC_EXT_CONNECT: we make a socketpair, name one
+ * end in the ioctl, smafd takes a duplicate of it out of this process and
+ * sends the welcome on it before the ioctl returns. This needs nothing but
+ * the device node, so it works in a container that cannot see smafd's /run.
+ * A node that does not know it (EINVAL, ENOTTY, EOPNOTSUPP: a kernel
+ * driver, an older smafd, a kernel without pidfd_getfd) gets the route by
+ * path: SMAF_IOC_EXT_HANDOFF names smafd's socket and we connect() to it. A
+ * node that knows neither gets its CREATEs as they are.
+ *
+ * Channels belong to processes (smafd identifies the peer by its credentials).
  * A forked child must neither use nor read its parent's channel: the
  * pthread_atfork child handler closes inherited sockets without reading
  * them. A child made without the fork handlers (a raw clone/SYS_fork) still
@@ -61,6 +70,7 @@
 
 _Static_assert(sizeof(struct smaf_ext_handoff) == 128, "smaf_ext_handoff is 128 bytes");
 _Static_assert(sizeof(struct smaf_ext_status) == 128, "smaf_ext_status is 128 bytes");
+_Static_assert(sizeof(struct smaf_ext_connect) == 128, "smaf_ext_connect is 128 bytes");
 _Static_assert(sizeof(struct smaf_handoff_msg) == 24, "smaf_handoff_msg is 24 bytes");
 _Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == SMAF_HANDOFF_PATH_MAX,
 	       "SMAF_HANDOFF_PATH_MAX is sun_path's size");
@@ -352,19 +362,54 @@ static int well_formed(const struct received *r)
 /* ---- connecting ---------------------------------------------------------- */
 
 enum { CONNECTED = 0, NO_HANDOFF = 1 };
+/* open_by_*()'s answer when the node does not offer that route. */
+#define NO_ROUTE (-2)
 
 /*
- * Connects c to the handoff socket of the smafd serving devfd and waits for
- * its welcome. Returns CONNECTED; NO_HANDOFF if the node does not offer a
- * handoff (a kernel driver or an older smafd answers EINVAL, another device
- * ENOTTY): then CREATE is issued as it is; or -1 with errno.
+ * The route that needs only the device node (a container sees nothing of
+ * smafd's /run): one end of a socketpair() named in SMAF_IOC_EXT_CONNECT,
+ * which smafd takes out of this process and registers as its channel.
+ * Returns the other end, NO_ROUTE if the node does not know the request
+ * (a kernel driver, an older smafd: EINVAL; another device: ENOTTY; a
+ * kernel without pidfd_getfd: EOPNOTSUPP), or -1 with errno.
  */
-static int channel_connect(struct channel *c, int devfd)
+static int open_by_connect(int devfd)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+		return -1;
+	struct smaf_ext_connect x;
+	memset(&x, 0, sizeof(x));
+	x.sock = sv[1];
+	int r = raw_ioctl(devfd, SMAF_IOC_EXT_CONNECT, &x);
+	int e = errno;
+	/* smafd holds its own duplicate of the end it took; ours must go, or
+	 * the channel would never see a hang-up from smafd's side. */
+	close(sv[1]);
+	if (r != 0) {
+		close(sv[0]);
+		errno = e;
+		return e == EINVAL || e == ENOTTY || e == EOPNOTSUPP ? NO_ROUTE : -1;
+	}
+	if (x.protocol != SMAF_HANDOFF_PROTOCOL) {
+		close(sv[0]);
+		errno = EPROTO;
+		return -1;
+	}
+	return sv[0];
+}
+
+/*
+ * The route by path: SMAF_IOC_EXT_HANDOFF names smafd's handoff socket, and
+ * we connect to it. Returns the connected socket, NO_ROUTE if the node does
+ * not offer a handoff (EINVAL, ENOTTY), or -1 with errno.
+ */
+static int open_by_path(int devfd)
 {
 	struct smaf_ext_handoff h;
 	memset(&h, 0, sizeof(h));
 	if (raw_ioctl(devfd, SMAF_IOC_EXT_HANDOFF, &h) != 0)
-		return errno == EINVAL || errno == ENOTTY ? NO_HANDOFF : -1;
+		return errno == EINVAL || errno == ENOTTY ? NO_ROUTE : -1;
 	if (h.protocol != SMAF_HANDOFF_PROTOCOL || h.path[0] == '\0' || !memchr(h.path, '\0', sizeof(h.path))) {
 		errno = EPROTO;
 		return -1;
@@ -390,9 +435,28 @@ static int channel_connect(struct channel *c, int devfd)
 		errno = e;
 		return -1;
 	}
+	return s;
+}
+
+/*
+ * Gives c a channel to the smafd serving devfd, by SMAF_IOC_EXT_CONNECT or
+ * else by path, and waits for its welcome. Returns CONNECTED; NO_HANDOFF if
+ * the node offers neither route (then CREATE is issued as it is); or -1
+ * with errno.
+ */
+static int channel_connect(struct channel *c, int devfd)
+{
+	int s = open_by_connect(devfd);
+	if (s == NO_ROUTE)
+		s = open_by_path(devfd);
+	if (s == NO_ROUTE)
+		return NO_HANDOFF;
+	if (s < 0)
+		return -1;
 
 	/* smafd registers the channel before it sends the welcome: once it is
-	 * here, a CREATE finds the channel. */
+	 * here, a CREATE finds the channel. (By EXT_CONNECT it was sent before
+	 * the ioctl returned, so it is already queued.) */
 	struct deadline deadline = deadline_in(HANDOFF_TIMEOUT_MS);
 	struct received m;
 	int got = recv_msg(s, &deadline, &m);

@@ -44,8 +44,9 @@
  * smafd's SMAF_IOC_EXT_CREATE_FOR, whose create struct follows its version): makes
  * sure this process has a handoff channel to the smafd serving devfd,
  * issues the ioctl and replaces the returned token with the received buffer
- * fd. On a node that does not know SMAF_IOC_EXT_HANDOFF (a kernel driver, an
- * older smafd, any other device) the CREATE is issued as it is. Every other
+ * fd. The channel is made by SMAF_IOC_EXT_CONNECT (needs only the device
+ * node) or else by SMAF_IOC_EXT_HANDOFF's socket path; on a node that knows
+ * neither (a kernel driver, any other device) the CREATE is issued as it is. Every other
  * request is passed straight to the kernel. Returns what ioctl(2) would:
  * 0 or -1 with errno; errno is left alone on success.
  */
