@@ -4,11 +4,13 @@
  *
  *   LD_PRELOAD=libsmaf-preload.so program ...
  *
- * It defines ioctl(). SMAF_IOC_CREATE (and smafd's SMAF_IOC_EXT_CREATE_FOR)
- * goes to smaf__handoff_ioctl(), which
- * sets up this process's handoff channel and puts the received buffer fd
- * into the struct's fd field, as the kernel driver would have. Every other
- * request goes straight to the kernel. errno behaves as with ioctl(2).
+ * It defines ioctl(). Every request that hands over a buffer (SMAF_IOC_CREATE,
+ * smafd's SMAF_IOC_EXT_CREATE_FOR, and the legacy v2, v3-v7 and S64 CREATEs
+ * and v2 SELECT_BY_NAME of this build's ABI, which smafd translates: see
+ * smaf__handoff_handles()) goes to smaf__handoff_ioctl(), which sets up
+ * this process's handoff channel and puts the received buffer fd into the
+ * struct's fd field, as the kernel driver would have. Every other request
+ * goes straight to the kernel. errno behaves as with ioctl(2).
  *
  * The handoff code (smaf_handoff.c) is linked into this library, so it works
  * alone. If the program also uses libsmaf.so, the dynamic linker binds
@@ -51,7 +53,7 @@ SMAF_HANDOFF_EXPORT int ioctl(int fd, unsigned long request, ...)
 	void *arg = va_arg(ap, void *);
 	va_end(ap);
 	/* The kernel looks at the low 32 bits of the request only. */
-	if ((unsigned int)request == SMAF_IOC_CREATE || (unsigned int)request == SMAF_IOC_EXT_CREATE_FOR)
+	if (smaf__handoff_handles((unsigned int)request))
 		return smaf__handoff_ioctl(fd, request, arg);
 	return (int)syscall(SYS_ioctl, fd, request, arg);
 }

@@ -47,11 +47,23 @@
  * its own; the buffer's message would then be read from that one. Before,
  * every CREATE paid a getpid() and an fstat() of the socket for this.
  *
+ * Legacy requests. smafd translates the CREATEs of v2, v3-v7 and the S64
+ * variant, and v2's SELECT_BY_NAME (smaf_legacy.h, in this build's native
+ * layout, so a 32-bit build handles the numbers 32-bit programs send). A
+ * legacy CREATE is handed over exactly like v10's, with the fd field, flags
+ * and length where that generation keeps them (buffer_requests[]). A
+ * SELECT_BY_NAME that makes smafd remake the buffer with the allocator
+ * named returns a token too: the new buffer is dup3()ed onto the fd number
+ * the program passed, so its fd keeps working. SELECT costs a
+ * process_vm_readv, a getpid and an fcntl more than a CREATE, to read that
+ * number safely before smafd overwrites it.
+ *
  * ioctls are issued with syscall(SYS_ioctl) so that an LD_PRELOADed ioctl()
  * (libsmaf-preload.so's own, or anyone else's) is never re-entered.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -60,6 +72,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +80,7 @@
 #include "smaf.h"
 #include "smaf_ext.h"
 #include "smaf_handoff.h"
+#include "smaf_legacy.h"
 
 _Static_assert(sizeof(struct smaf_ext_handoff) == 128, "smaf_ext_handoff is 128 bytes");
 _Static_assert(sizeof(struct smaf_ext_status) == 128, "smaf_ext_status is 128 bytes");
@@ -484,30 +498,133 @@ static int channel_connect(struct channel *c, int devfd)
 	return CONNECTED;
 }
 
-/* ---- CREATE ---------------------------------------------------------------- */
+/* ---- requests that hand over a buffer ------------------------------------ */
 
-/* The buffer could not be received: never leave the token in data->fd. */
-static int fail_after_create(struct smaf_create_data *data, int e)
+/*
+ * Where a request's struct keeps the fields the handoff needs, so the v10
+ * CREATE, CREATE_FOR and the legacy numbers smafd translates (smaf_legacy.h,
+ * in this build's native layout) share one path. smafd writes the token
+ * (<= -2) into the fd field, an int or (S64) an __s64 sign-extended. Its
+ * message carries the create flags masked to SMAF_RDWR|SMAF_CLOEXEC (before
+ * v8 flags were not validated, so a legacy struct may hold other bits) and
+ * the page-rounded length. A v2 SELECT_BY_NAME (`select`) names a buffer
+ * in its fd field and gets a token back only when smafd had to make a new
+ * buffer with the selected allocator; it has no flags or length.
+ */
+struct buffer_request {
+	unsigned int nr;
+	unsigned short fd_off, fd_size;         /* fd: 4 (int) or 8 (__s64) */
+	unsigned short flags_off;               /* flags: always 32 bits */
+	unsigned short length_off, length_size; /* length: size_t or __u64 */
+	unsigned char select;
+};
+
+#define FIELD_SIZE(type, field) sizeof(((type *)0)->field)
+#define CREATE_LAYOUT(nr, type, prefix)                                             \
+	{ (nr), offsetof(type, prefix fd), FIELD_SIZE(type, prefix fd),              \
+	  offsetof(type, prefix flags), offsetof(type, prefix length),               \
+	  FIELD_SIZE(type, prefix length), 0 }
+
+static const struct buffer_request buffer_requests[] = {
+	CREATE_LAYOUT(SMAF_IOC_CREATE, struct smaf_create_data, ),   /* first: the common case */
+	CREATE_LAYOUT(SMAF_IOC_EXT_CREATE_FOR, struct smaf_ext_create_for, create.),
+	CREATE_LAYOUT(SMAF_LEGACY_IOC_V3_CREATE, struct smaf_legacy_v3_create, ),
+	CREATE_LAYOUT(SMAF_LEGACY_IOC_V2_CREATE, struct smaf_legacy_v2_create, ),
+	CREATE_LAYOUT(SMAF_LEGACY_IOC_S64_CREATE, struct smaf_legacy_s64_create, ),
+	{ SMAF_LEGACY_IOC_V2_SELECT_BY_NAME, offsetof(struct smaf_legacy_v2_select, fd),
+	  FIELD_SIZE(struct smaf_legacy_v2_select, fd), 0, 0, 0, 1 },
+};
+
+/* The layout for nr, NULL if nr hands over no buffer. */
+static const struct buffer_request *buffer_request_of(unsigned int nr)
 {
-	data->fd = -1;
-	errno = e;
-	return -1;
+	for (size_t i = 0; i < sizeof(buffer_requests) / sizeof(buffer_requests[0]); i++)
+		if (buffer_requests[i].nr == nr)
+			return &buffer_requests[i];
+	return NULL;
 }
 
-/* The create struct inside a request's argument: SMAF_IOC_CREATE's is the
- * argument itself; SMAF_IOC_EXT_CREATE_FOR's carries one after its version. */
-static struct smaf_create_data *create_data_of(unsigned int request, void *arg)
+/* Field access by layout (memcpy: the struct is the program's, of any alignment). */
+static long long get_fd(const void *arg, const struct buffer_request *br)
 {
-	return request == SMAF_IOC_EXT_CREATE_FOR ? &((struct smaf_ext_create_for *)arg)->create
-						  : (struct smaf_create_data *)arg;
+	const char *p = (const char *)arg + br->fd_off;
+	if (br->fd_size == sizeof(__s64)) {
+		__s64 v;
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	int v;
+	memcpy(&v, p, sizeof(v));
+	return v;
 }
 
-/* CREATE (or CREATE_FOR) on channel c (its lock held). 0, or -1 with errno. */
-static int create_on_channel(struct channel *c, int devfd, unsigned int request, void *arg)
+static void put_fd(void *arg, const struct buffer_request *br, int fd)
 {
-	struct smaf_create_data *data = create_data_of(request, arg);
-	/* data is not touched before the ioctl: the kernel validates the
-	 * pointer (EFAULT), and on failure nothing may be written to it. */
+	char *p = (char *)arg + br->fd_off;
+	if (br->fd_size == sizeof(__s64)) {
+		__s64 v = fd;
+		memcpy(p, &v, sizeof(v));
+	} else {
+		memcpy(p, &fd, sizeof(fd));
+	}
+}
+
+static __u32 get_flags(const void *arg, const struct buffer_request *br)
+{
+	__u32 v;
+	memcpy(&v, (const char *)arg + br->flags_off, sizeof(v));
+	return v;
+}
+
+static __u64 get_length(const void *arg, const struct buffer_request *br)
+{
+	const char *p = (const char *)arg + br->length_off;
+	if (br->length_size == sizeof(__u64)) {
+		__u64 v;
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	__u32 v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* A token smafd may have written: <= -2 and an int (an __s64 field can
+ * hold more). */
+static int is_token(long long v)
+{
+	return v <= -2 && v >= INT_MIN;
+}
+
+/*
+ * Reads the int at p without faulting, so that a wild pointer gets
+ * ioctl(2)'s EFAULT rather than a SIGSEGV. 0, or -1 if p is unreadable.
+ */
+static int read_int_safely(const void *p, int *out)
+{
+	struct iovec local = { .iov_base = out, .iov_len = sizeof(*out) };
+	struct iovec remote = { .iov_base = (void *)p, .iov_len = sizeof(*out) };
+	ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)sizeof(*out))
+		return 0;
+	if (n >= 0 || errno == EFAULT)
+		return -1;
+	/* Not allowed here (a seccomp filter, no such syscall): read it as
+	 * any ioctl wrapper would. */
+	memcpy(out, p, sizeof(*out));
+	return 0;
+}
+
+/*
+ * Issues nr on devfd over channel c (its lock held), connecting c first if
+ * it has no socket. Returns 0 when the ioctl succeeded (its buffer, if any,
+ * is on its way on c), or -1 with errno. *plain is set when the node offers
+ * no handoff and the request was issued as it is; the return is then that
+ * ioctl's.
+ */
+static int ioctl_on_channel(struct channel *c, int devfd, unsigned int nr, void *arg, int *plain)
+{
+	*plain = 0;
 	for (int attempt = 0;; attempt++) {
 		/* No check of the socket here (liveness, pid, identity): every
 		 * way it can be unusable makes smafd answer ENOTCONN, which
@@ -515,13 +632,15 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 		 * CREATE's syscalls to the ioctl and the recvmsg. */
 		if (c->sock < 0) {
 			int r = channel_connect(c, devfd);
-			if (r == NO_HANDOFF)
-				return raw_ioctl(devfd, request, arg);
+			if (r == NO_HANDOFF) {
+				*plain = 1;
+				return raw_ioctl(devfd, nr, arg);
+			}
 			if (r < 0)
 				return -1;
 		}
-		if (raw_ioctl(devfd, request, arg) == 0)
-			break;
+		if (raw_ioctl(devfd, nr, arg) == 0)
+			return 0;
 		/* smafd says we have no channel although we hold one: it dropped
 		 * it (it broke, or the program closed our socket's number), or
 		 * this is a child that inherited the socket without the fork
@@ -534,57 +653,153 @@ static int create_on_channel(struct channel *c, int devfd, unsigned int request,
 			return -1;
 		drop_socket(c);
 	}
+}
 
-	const int token = data->fd;
-	const __u32 flags = data->flags;
-	const __u64 length = data->length;
-	if (token > -2)
-		return fail_after_create(data, EIO); /* not a token: smafd broke the protocol */
-
+/*
+ * Receives the message for token on c (its lock held), dropping stale ones
+ * (their request timed out or was interrupted) and junk. Returns 1 with *m
+ * (m->fd may be -1), or -1 if it never came: timed out (the channel is
+ * kept; a late message is dropped by the next request) or the channel
+ * broke (dropped).
+ */
+static int receive_token(struct channel *c, int token, struct received *m)
+{
 	struct deadline deadline = deadline_in(HANDOFF_TIMEOUT_MS);
 	for (;;) {
-		struct received m;
-		int got = recv_msg(c->sock, &deadline, &m);
+		int got = recv_msg(c->sock, &deadline, m);
 		if (got != 1) {
-			/* Timed out (keep the channel; a late message is dropped by
-			 * the next CREATE) or the channel broke (drop it). */
 			if (got == 0 || errno != ETIMEDOUT)
 				drop_socket(c);
-			return fail_after_create(data, EIO);
+			return -1;
 		}
-		if (!well_formed(&m) || m.msg.token != token) {
-			/* Stale (its CREATE timed out or was interrupted) or junk. */
-			if (m.fd >= 0)
-				close(m.fd);
-			continue;
-		}
-		if (m.fd < 0 || m.msg.flags != flags || m.msg.length < length) {
-			if (m.fd >= 0)
-				close(m.fd);
-			/* No fd and a truncated control part: our fd table is full. */
-			return fail_after_create(data, m.nfds == 0 && (m.msg_flags & MSG_CTRUNC) ? EMFILE : EIO);
-		}
-		/* Received with FD_CLOEXEC; clear it unless SMAF_CLOEXEC was asked
-		 * for (the fd is not the caller's yet, so the brief window with the
-		 * flag set can affect nobody). */
-		if (!(flags & SMAF_CLOEXEC) && fcntl(m.fd, F_SETFD, 0) != 0) {
-			close(m.fd);
-			return fail_after_create(data, EIO);
-		}
-		data->fd = m.fd;
-		return 0;
+		if (well_formed(m) && m->msg.token == token)
+			return 1;
+		if (m->fd >= 0)
+			close(m->fd);
 	}
 }
 
-/* CREATE (or CREATE_FOR) on devfd, a character device whose st_rdev is rdev. */
-static int handoff_create_on(int devfd, dev_t rdev, unsigned int request, void *arg)
+/* Why a message for our token came without an fd. */
+static int missing_fd_errno(const struct received *m)
 {
+	/* No fd and a truncated control part: our fd table is full. */
+	return m->nfds == 0 && (m->msg_flags & MSG_CTRUNC) ? EMFILE : EIO;
+}
+
+/* The buffer could not be received: never leave the token in the fd field. */
+static int fail_after_create(void *arg, const struct buffer_request *br, int e)
+{
+	put_fd(arg, br, -1);
+	errno = e;
+	return -1;
+}
+
+/* A CREATE of any generation on channel c (its lock held). 0, or -1 with errno. */
+static int create_on_channel(struct channel *c, int devfd, const struct buffer_request *br, void *arg)
+{
+	/* arg is not touched before the ioctl: the kernel validates the
+	 * pointer (EFAULT), and on failure nothing may be written to it. */
+	int plain;
+	int r = ioctl_on_channel(c, devfd, br->nr, arg, &plain);
+	if (r != 0 || plain)
+		return r;
+
+	const long long token = get_fd(arg, br);
+	const __u32 flags = get_flags(arg, br) & (SMAF_RDWR | SMAF_CLOEXEC);
+	const __u64 length = get_length(arg, br);
+	if (!is_token(token))
+		return fail_after_create(arg, br, EIO); /* smafd broke the protocol */
+
+	struct received m;
+	if (receive_token(c, (int)token, &m) < 0)
+		return fail_after_create(arg, br, EIO);
+	if (m.fd < 0 || m.msg.flags != flags || m.msg.length < length) {
+		if (m.fd >= 0)
+			close(m.fd);
+		return fail_after_create(arg, br, missing_fd_errno(&m));
+	}
+	/* Received with FD_CLOEXEC; clear it unless SMAF_CLOEXEC was asked
+	 * for (the fd is not the caller's yet, so the brief window with the
+	 * flag set can affect nobody). */
+	if (!(flags & SMAF_CLOEXEC) && fcntl(m.fd, F_SETFD, 0) != 0) {
+		close(m.fd);
+		return fail_after_create(arg, br, EIO);
+	}
+	put_fd(arg, br, m.fd);
+	return 0;
+}
+
+/*
+ * v2 SELECT_BY_NAME on channel c (its lock held); orig is the buffer fd the
+ * program named, cloexec its FD_CLOEXEC state before the ioctl. When smafd
+ * can bind the allocator to that buffer the fd field comes back as orig
+ * and nothing moves. Otherwise smafd made a new buffer with the allocator
+ * and sent it under the token in the fd field: it takes over orig's number
+ * (the program goes on using that fd), and the field gets orig back. On
+ * failure the field is orig too: that fd is still the program's. 0, or -1
+ * with errno.
+ */
+static int select_on_channel(struct channel *c, int devfd, const struct buffer_request *br, void *arg,
+			     int orig, int cloexec)
+{
+	int plain;
+	int r = ioctl_on_channel(c, devfd, br->nr, arg, &plain);
+	if (r != 0 || plain)
+		return r;
+
+	const long long token = get_fd(arg, br);
+	if (token == orig)
+		return 0;
+	put_fd(arg, br, orig);
+	if (!is_token(token)) {
+		errno = EIO; /* smafd broke the protocol */
+		return -1;
+	}
+	struct received m;
+	if (receive_token(c, (int)token, &m) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	/* No flags or length to check: SELECT has none. */
+	if (m.fd < 0) {
+		errno = missing_fd_errno(&m);
+		return -1;
+	}
+	if (m.fd == orig) {
+		/* The program closed orig meanwhile and the buffer got its number. */
+		r = fcntl(m.fd, F_SETFD, cloexec ? FD_CLOEXEC : 0);
+	} else {
+		do
+			r = dup3(m.fd, orig, cloexec ? O_CLOEXEC : 0);
+		while (r < 0 && (errno == EINTR || errno == EBUSY));
+		close(m.fd);
+	}
+	if (r < 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* A request that hands over a buffer, on devfd, a character device whose
+ * st_rdev is rdev. */
+static int handoff_request_on(int devfd, dev_t rdev, const struct buffer_request *br, void *arg)
+{
+	int orig = -1, cloexec = 0;
+	if (br->select) {
+		/* smafd overwrites the fd field: remember which fd it was. */
+		if (read_int_safely(arg, &orig) != 0)
+			return raw_ioctl(devfd, br->nr, arg); /* the kernel's EFAULT */
+		int fdflags = fcntl(orig, F_GETFD);
+		cloexec = fdflags > 0 && (fdflags & FD_CLOEXEC);
+	}
 	pthread_once(&init_once, init_table);
 	struct channel *c = channel_get(rdev, 1);
 	if (!c)
 		return -1;
 	pthread_mutex_lock(&c->lock);
-	int r = create_on_channel(c, devfd, request, arg);
+	int r = br->select ? select_on_channel(c, devfd, br, arg, orig, cloexec)
+			   : create_on_channel(c, devfd, br, arg);
 	int e = errno;
 	pthread_mutex_unlock(&c->lock);
 	channel_put(c);
@@ -592,26 +807,26 @@ static int handoff_create_on(int devfd, dev_t rdev, unsigned int request, void *
 	return r;
 }
 
-static int handoff_create(int devfd, unsigned int request, void *arg)
+static int handoff_request(int devfd, const struct buffer_request *br, void *arg)
 {
 	struct stat st;
 	/* Only a character device can be a SMAF node; never send our extension
 	 * request to anything else. (A bad devfd gets its EBADF from ioctl.) */
 	if (fstat(devfd, &st) != 0 || !S_ISCHR(st.st_mode))
-		return raw_ioctl(devfd, request, arg);
-	return handoff_create_on(devfd, st.st_rdev, request, arg);
+		return raw_ioctl(devfd, br->nr, arg);
+	return handoff_request_on(devfd, st.st_rdev, br, arg);
 }
 
 /* ---- exported -------------------------------------------------------------- */
 
+/* The kernel compares the low 32 bits of the request. */
 int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg)
 {
-	/* The kernel compares the low 32 bits of the request. */
-	unsigned int nr = (unsigned int)request;
-	if (nr != SMAF_IOC_CREATE && nr != SMAF_IOC_EXT_CREATE_FOR)
+	const struct buffer_request *br = buffer_request_of((unsigned int)request);
+	if (!br)
 		return raw_ioctl(devfd, request, arg);
 	int saved = errno;
-	int r = handoff_create(devfd, nr, arg);
+	int r = handoff_request(devfd, br, arg);
 	if (r == 0)
 		errno = saved; /* like ioctl(2): errno untouched on success */
 	return r;
@@ -619,11 +834,11 @@ int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg)
 
 int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned long request, void *arg)
 {
-	unsigned int nr = (unsigned int)request;
-	if (nr != SMAF_IOC_CREATE && nr != SMAF_IOC_EXT_CREATE_FOR)
+	const struct buffer_request *br = buffer_request_of((unsigned int)request);
+	if (!br)
 		return raw_ioctl(devfd, request, arg);
 	int saved = errno;
-	int r = handoff_create_on(devfd, rdev, nr, arg);
+	int r = handoff_request_on(devfd, rdev, br, arg);
 	if (r == 0)
 		errno = saved;
 	return r;

@@ -37,25 +37,55 @@
 
 #include <sys/types.h>
 
+#include "smaf.h"
+#include "smaf_ext.h"
+#include "smaf_legacy.h"
+
 #define SMAF_HANDOFF_EXPORT __attribute__((visibility("default")))
 
 /*
- * ioctl() on a SMAF device with buffer handoff. For SMAF_IOC_CREATE (and
- * smafd's SMAF_IOC_EXT_CREATE_FOR, whose create struct follows its version): makes
- * sure this process has a handoff channel to the smafd serving devfd,
- * issues the ioctl and replaces the returned token with the received buffer
- * fd. The channel is made by SMAF_IOC_EXT_CONNECT (needs only the device
- * node) or else by SMAF_IOC_EXT_HANDOFF's socket path; on a node that knows
- * neither (a kernel driver, any other device) the CREATE is issued as it is. Every other
- * request is passed straight to the kernel. Returns what ioctl(2) would:
- * 0 or -1 with errno; errno is left alone on success.
+ * Does request nr (the low 32 bits of an ioctl request) hand over a buffer
+ * fd? SMAF_IOC_CREATE, smafd's SMAF_IOC_EXT_CREATE_FOR, and the legacy
+ * numbers smafd translates, in this build's native layout: v2 CREATE,
+ * v3-v7 CREATE, S64 CREATE and v2 SELECT_BY_NAME (smaf_legacy.h). Holds no
+ * state, so inlining it into the callers is harmless; it must list exactly
+ * the requests of buffer_requests[] in smaf_handoff.c.
+ */
+static inline int smaf__handoff_handles(unsigned int nr)
+{
+	switch (nr) {
+	case SMAF_IOC_CREATE:
+	case SMAF_IOC_EXT_CREATE_FOR:
+	case SMAF_LEGACY_IOC_V2_CREATE:
+	case SMAF_LEGACY_IOC_V3_CREATE:
+	case SMAF_LEGACY_IOC_S64_CREATE:
+	case SMAF_LEGACY_IOC_V2_SELECT_BY_NAME:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * ioctl() on a SMAF device with buffer handoff. For a request that hands
+ * over a buffer (smaf__handoff_handles()): makes sure this process has a
+ * handoff channel to the smafd serving devfd, issues the ioctl and replaces
+ * the token smafd returned in the struct's fd field with the received
+ * buffer fd (-1 if it could not be received). For v2 SELECT_BY_NAME, a
+ * buffer smafd had to remake takes over the number of the fd the program
+ * named, and the fd field keeps that number. The channel is made by
+ * SMAF_IOC_EXT_CONNECT (needs only the device node) or else by
+ * SMAF_IOC_EXT_HANDOFF's socket path; on a node that knows neither (a
+ * kernel driver, any other device) the request is issued as it is. Every
+ * other request is passed straight to the kernel. Returns what ioctl(2)
+ * would: 0 or -1 with errno; errno is left alone on success.
  */
 SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl(int devfd, unsigned long request, void *arg);
 
 /*
  * The same for a caller that knows devfd is the character device rdev (it
  * fstat()ed it once when it opened it, as libsmaf does): saves smaf__handoff_
- * ioctl()'s fstat() per CREATE. The caller must pass a devfd that is a
+ * ioctl()'s fstat() per request. The caller must pass a devfd that is a
  * character device and its true st_rdev.
  */
 SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned long request, void *arg);
