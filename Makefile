@@ -17,7 +17,21 @@
 #                    MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, UDEVRULESDIR,
 #                    SYSTEMDUNITDIR and DESTDIR (docs/operations.md, "Installation")
 #   make uninstall   remove exactly what install put there (same variables)
+#
+# M32=1 (scripts/build-c --m32) builds the same for i386 with gcc -m32
+# (gcc-multilib) into .build/c32/, except the benchmark programs, which need
+# an i386 libfuse3. `make install M32=1` installs only the 32-bit libsmaf
+# (soname links, libsmaf.pc) and the shim, into LIBDIR, by default the
+# multiarch directory $(PREFIX)/lib/i386-linux-gnu; headers, binaries and the
+# rest come from the 64-bit install. `make uninstall M32=1` removes those.
 
+M32 ?=
+ifeq ($(M32),1)
+ARCH_FLAGS := -m32
+OUT ?= .build/c32
+else
+ARCH_FLAGS :=
+endif
 # OUT can be moved (debian/rules builds into .build-deb/c, beside the test build).
 OUT ?= .build/c
 OBJ := $(OUT)/obj
@@ -42,7 +56,7 @@ LIBSMAF := $(OUT)/libsmaf.so.$(LIBSMAF_VERSION)
 LIBSMAF_LINKS := $(OUT)/libsmaf.so.0 $(OUT)/libsmaf.so
 PRELOAD := $(OUT)/libsmaf-preload.so
 
-PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c bench/smaf_bench.c)
+PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c))
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))
@@ -50,24 +64,25 @@ LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsm
 .PHONY: all clean install uninstall swift-products FORCE
 .DELETE_ON_ERROR:
 
-all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(OUT)/cuse-baseline
+all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(if $(ARCH_FLAGS),,$(OUT)/cuse-baseline)
 
 $(OBJ):
 	mkdir -p $@
 
 $(OBJ)/%.o: lib/%.c | $(OBJ)
-	$(CC) $(CPPFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ARCH_FLAGS) $(CPPFLAGS) $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The handoff functions must stay interposable (see lib/smaf_handoff.h): each
 # library must reach them through a relocation, never by a local call.
-check_interposable = readelf -rW $@ | grep -q 'smaf__handoff_ioctl ' && \
+# (x86_64's RELA lines end in "+ 0" after the name, i386's REL lines do not.)
+check_interposable = readelf -rW $@ | grep -Eq 'smaf__handoff_ioctl( |$$)' && \
 	readelf -rW $@ | grep -q 'smaf__handoff_ioctl_node' && \
 	readelf -rW $@ | grep -q 'smaf__handoff_disconnect' || \
 	{ echo "$@: calls to smaf__handoff_* are bound locally; the libraries would not share one channel table" >&2; \
 	  rm -f $@; exit 1; }
 
 $(LIBSMAF): $(OBJ)/libsmaf.o $(OBJ)/smaf_handoff.o
-	$(CC) -shared -Wl,-soname,$(LIBSMAF_SONAME) -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
+	$(CC) $(ARCH_FLAGS) -shared -Wl,-soname,$(LIBSMAF_SONAME) -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
 	@$(check_interposable)
 
 $(OUT)/libsmaf.so.0: $(LIBSMAF)
@@ -77,14 +92,14 @@ $(OUT)/libsmaf.so: $(OUT)/libsmaf.so.0
 	ln -sfn $(notdir $<) $@
 
 $(PRELOAD): $(OBJ)/libsmaf-preload.o $(OBJ)/smaf_handoff.o
-	$(CC) -shared -Wl,-soname,libsmaf-preload.so -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
+	$(CC) $(ARCH_FLAGS) -shared -Wl,-soname,libsmaf-preload.so -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $^ -pthread
 	@readelf -rW $@ | grep -q 'smaf__handoff_ioctl' || \
 	{ echo "$@: ioctl() calls smaf__handoff_ioctl locally" >&2; rm -f $@; exit 1; }
 
 # One rule per program: $(1) is its source.
 define program
 $(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf.so) | $(OBJ)
-	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
+	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
 		-o $$@ $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) -pthread
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call program,$(s))))
@@ -103,7 +118,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 # smafd (the package puts it in /usr/sbin, smafctl in /usr/bin)
 SBINDIR ?= $(BINDIR)
-LIBDIR ?= $(PREFIX)/lib
+LIBDIR ?= $(PREFIX)/lib$(if $(ARCH_FLAGS),/i386-linux-gnu)
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 MANDIR ?= $(PREFIX)/share/man
@@ -146,15 +161,18 @@ man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 COMPLETIONS := $(foreach p,smafd smafctl,$(BASHCOMPDIR)/$(p) $(ZSHCOMPDIR)/_$(p) $(FISHCOMPDIR)/$(p).fish)
 
 # Every file and link install creates, and nothing else: uninstall removes these.
+INSTALLED_LIBS := $(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
+	$(LIBDIR)/libsmaf-preload.so $(PKGCONFIGDIR)/libsmaf.pc
 INSTALLED := $(SBINDIR)/smafd $(BINDIR)/smafctl \
-	$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
-	$(LIBDIR)/libsmaf-preload.so \
+	$(INSTALLED_LIBS) \
 	$(addprefix $(INCLUDEDIR)/,$(notdir $(HEADERS))) \
-	$(PKGCONFIGDIR)/libsmaf.pc \
 	$(addprefix $(UDEVRULESDIR)/,$(notdir $(UDEV_RULES))) \
 	$(SYSTEMDUNITDIR)/smafd.service \
 	$(foreach m,$(MANPAGES),$(call man_path,$(m))) \
 	$(COMPLETIONS)
+ifeq ($(M32),1)
+INSTALLED := $(INSTALLED_LIBS)
+endif
 
 swift-products:
 	@$(foreach p,$(SWIFT_PRODUCTS),echo "$(SWIFT_BUILD) --product $(p)" && $(SWIFT_BUILD) --product $(p) &&) true
@@ -173,21 +191,35 @@ $(OUT)/smafd.service: systemd/smafd.service.in FORCE | $(OBJ)
 
 FORCE:
 
+# libsmaf with its links, the shim and libsmaf.pc: the part of install that
+# M32=1 does alone.
+define install_libs
+$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+$(INSTALL) -m 0644 $(LIBSMAF) $(DESTDIR)$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION)
+ln -sfn libsmaf.so.$(LIBSMAF_VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSMAF_SONAME)
+ln -sfn $(LIBSMAF_SONAME) $(DESTDIR)$(LIBDIR)/libsmaf.so
+$(INSTALL) -m 0644 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libsmaf-preload.so
+$(INSTALL) -m 0644 $(OUT)/libsmaf.pc $(DESTDIR)$(PKGCONFIGDIR)/libsmaf.pc
+endef
+
+ifeq ($(M32),1)
+install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(OUT)/libsmaf.pc
+	$(install_libs)
+ifeq ($(DESTDIR),)
+	@$(refresh_ld)
+endif
+else
 install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
 	@for f in $(SMAFD_BIN) $(SMAFCTL_BIN); do \
 		[ -f "$$f" ] && [ -x "$$f" ] || { echo "install: $$f is missing (build it, or give SMAFD_BIN=/SMAFCTL_BIN=)" >&2; exit 1; }; \
 	done
-	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
-		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+	$(install_libs)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man,1 3 4 8) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	$(INSTALL) -m 0755 $(SMAFD_BIN) $(DESTDIR)$(SBINDIR)/smafd
 	$(INSTALL) -m 0755 $(SMAFCTL_BIN) $(DESTDIR)$(BINDIR)/smafctl
-	$(INSTALL) -m 0644 $(LIBSMAF) $(DESTDIR)$(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION)
-	ln -sfn libsmaf.so.$(LIBSMAF_VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSMAF_SONAME)
-	ln -sfn $(LIBSMAF_SONAME) $(DESTDIR)$(LIBDIR)/libsmaf.so
-	$(INSTALL) -m 0644 $(PRELOAD) $(DESTDIR)$(LIBDIR)/libsmaf-preload.so
 	$(INSTALL) -m 0644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)/
-	$(INSTALL) -m 0644 $(OUT)/libsmaf.pc $(DESTDIR)$(PKGCONFIGDIR)/libsmaf.pc
 	$(INSTALL) -m 0644 $(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(OUT)/smafd.service $(DESTDIR)$(SYSTEMDUNITDIR)/smafd.service
 	$(foreach m,$(MANPAGES),$(INSTALL) -m 0644 $(m) $(DESTDIR)$(call man_path,$(m)) &&) true
@@ -200,26 +232,34 @@ install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc
 	done
 ifeq ($(DESTDIR),)
 	@$(add_group)
-	@$(refresh_caches)
+	@$(refresh_ld)
+	@$(refresh_udev)
+endif
 endif
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 ifeq ($(DESTDIR),)
-	@$(refresh_caches)
+	@$(refresh_ld)
+ifneq ($(M32),1)
+	@$(refresh_udev)
+endif
 endif
 
 # After a real (DESTDIR-less) install as root: the group the udev rule names
 # (uninstall keeps it). After install and uninstall: the linker cache and
-# udev's rules; failures of these two are reported and ignored.
+# (not for M32=1) udev's rules; failures of these two are reported and ignored.
 add_group = if [ "$$(id -u)" = 0 ] && ! getent group smaf >/dev/null; then \
 	echo "groupadd --system smaf"; PATH="$$PATH:/usr/sbin:/sbin" groupadd --system smaf; \
 	fi
-refresh_caches = if [ "$$(id -u)" = 0 ]; then \
+refresh_ld = if [ "$$(id -u)" = 0 ]; then \
 	PATH="$$PATH:/usr/sbin:/sbin"; \
 	if command -v ldconfig >/dev/null; then \
 		echo ldconfig; ldconfig || echo "ldconfig failed (ignored)" >&2; \
 	fi; \
+	fi
+refresh_udev = if [ "$$(id -u)" = 0 ]; then \
+	PATH="$$PATH:/usr/sbin:/sbin"; \
 	if command -v udevadm >/dev/null; then \
 		echo "udevadm control --reload"; \
 		udevadm control --reload || echo "udevadm control --reload failed (ignored: is udev running?)" >&2; \
