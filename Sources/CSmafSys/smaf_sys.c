@@ -164,3 +164,26 @@ int smaf_sys_free_memory(uint64_t *bytes)
 	*bytes = ((uint64_t)si.freeram + (uint64_t)si.bufferram) * (si.mem_unit ? si.mem_unit : 1);
 	return 0;
 }
+
+int smaf_sys_take_fd(int32_t pid, int fd)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (pidfd < 0)
+		return -1;
+	int taken = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	int e = errno;
+	close(pidfd);
+	errno = e;
+	return taken;
+}
+
+const int SMAF_AF_UNIX = AF_UNIX, SMAF_SOCK_SEQPACKET = SOCK_SEQPACKET;
+
+int smaf_sys_socket_kind(int sock, int *domain, int *type)
+{
+	socklen_t n = sizeof(*domain);
+	if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, domain, &n) != 0)
+		return -1;
+	n = sizeof(*type);
+	return getsockopt(sock, SOL_SOCKET, SO_TYPE, type, &n);
+}

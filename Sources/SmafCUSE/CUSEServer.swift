@@ -130,7 +130,7 @@ public final class CUSEServer {
         // libfuse 3.14 passes the request as a signed int; SMAF numbers have bit 31 set.
         let request = UInt32(bitPattern: cmd)
         let ctx = fuse_req_ctx(req)!.pointee
-        let caller = Caller(tid: ctx.pid, uid: ctx.uid, gid: ctx.gid)
+        let caller = Caller(tid: ctx.pid, uid: ctx.uid, gid: ctx.gid, compat: flags & UInt32(FUSE_IOCTL_COMPAT) != 0)
         if flags & UInt32(FUSE_IOCTL_UNRESTRICTED) != 0 {
             logger.debug("refused unrestricted ioctl 0x\(String(request, radix: 16)) from tid \(caller.tid): the device is in restricted mode")
             fuse_reply_err(req, EINVAL)

@@ -114,6 +114,25 @@ public final class HandoffClient {
         }
     }
 
+    /// A CREATE-like request of any generation, as raw struct bytes whose
+    /// `fdField` smafd fills with a token: issues it, receives the buffer
+    /// and puts its fd into `bytes` (and returns it). Errno on failure.
+    public func createRaw(_ request: UInt32, _ bytes: inout [UInt8], fdField: LegacyField) -> Result<Int32, SmafClientError> {
+        let e = device.raw(request, &bytes)
+        guard e == 0 else { return .failure(SmafClientError(e, "request 0x\(String(request, radix: 16))")) }
+        let token = bytes.withUnsafeBytes { Int32(truncatingIfNeeded: $0.signedField(fdField)) }
+        while true {
+            let m: Message
+            do { m = try receive() } catch { return .failure(error) }
+            if m.token == token {
+                guard m.fd >= 0 else { return .failure(SmafClientError(EPROTO, "buffer message without an fd")) }
+                bytes.withUnsafeMutableBytes { $0.setSignedField(fdField, Int64(m.fd)) }
+                return .success(m.fd)
+            }
+            if m.fd >= 0 { close(m.fd) }
+        }
+    }
+
     /// An info, status or buffer answer (JSON text); `argument` goes in the
     /// message's length field (queryBuffer: an fd number of this process).
     public func query(_ kind: UInt32, argument: UInt64 = 0) throws(SmafClientError) -> String {

@@ -33,8 +33,9 @@ public enum SmafABI {
     }
 }
 
-/// The four v10 requests. Anything else, legacy numbers included, gets EINVAL
-/// like the v10 kernel's default branch (spec §2.2, B13).
+/// The four v10 requests. Anything else gets EINVAL like the v10 kernel's
+/// default branch (spec §2.2, B13), except the older generations' numbers
+/// when `smafd --abi-generations` enables them (Generations/).
 public enum SmafRequest: UInt32, CaseIterable, Sendable {
     case create = 0xC080_5300
     case getSecureFlag = 0xC040_5301
@@ -58,28 +59,6 @@ public enum SmafRequest: UInt32, CaseIterable, Sendable {
         case .getInfo: return "SMAF_IOC_GET_INFO"
         }
     }
-
-    /// Older and variant request numbers (spec §2.2). They are refused, but a
-    /// log line that names the generation tells a user what to rebuild.
-    public static func legacyDescription(_ request: UInt32) -> String? {
-        switch request {
-        case 0xC050_5300: return "v3-v7 CREATE (80-byte struct, LP64)"
-        case 0xC04C_5300: return "v3-v7 CREATE (76-byte struct, ILP32)"
-        case 0xC010_5300: return "v2 CREATE (16-byte struct, LP64)"
-        case 0xC00C_5300: return "v2 CREATE (12-byte struct, ILP32)"
-        case 0xC008_5301: return "v2-v7 GET_SECURE_FLAG (8-byte struct)"
-        case 0xC008_5302: return "v2-v7 SET_SECURE_FLAG (8-byte struct)"
-        case 0xC048_5303: return "v7 GET_INFO (72-byte struct)"
-        case 0xC044_5303: return "v2 SELECT_BY_NAME (68-byte struct)"
-        case 0xC088_5300: return "64-bit-fd variant CREATE (136 bytes)"
-        case 0xC048_5301: return "64-bit-fd variant GET_SECURE_FLAG (72 bytes)"
-        case 0xC048_5302: return "64-bit-fd variant SET_SECURE_FLAG (72 bytes)"
-        case 0xC084_5300: return "64-bit-fd variant CREATE (132 bytes, i386)"
-        case 0xC044_5301: return "64-bit-fd variant GET_SECURE_FLAG (68 bytes, i386)"
-        case 0xC044_5302: return "64-bit-fd variant SET_SECURE_FLAG (68 bytes, i386)"
-        default: return nil
-        }
-    }
 }
 
 /// smafd's own requests (smaf_ext.h), far from the v10 numbers. They exist
@@ -93,10 +72,12 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
     case createFor = 0xC100_5342
     /// `_IOWR('S', 0x43, struct smaf_ext_devices)`: the devices' constraints.
     case devices = 0xC100_5343
+    /// `_IOWR('S', 0x44, struct smaf_ext_connect)`: a channel from a socketpair end.
+    case connect = 0xC080_5344
 
     public var structSize: Int {
         switch self {
-        case .handoff, .status: return 128
+        case .handoff, .status, .connect: return 128
         case .createFor, .devices: return 256
         }
     }
@@ -107,6 +88,7 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
         case .status: return "SMAF_IOC_EXT_STATUS"
         case .createFor: return "SMAF_IOC_EXT_CREATE_FOR"
         case .devices: return "SMAF_IOC_EXT_DEVICES"
+        case .connect: return "SMAF_IOC_EXT_CONNECT"
         }
     }
 
@@ -126,6 +108,9 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
 
     public enum HandoffField {
         public static let version = 0, protocolVersion = 8, reserved1 = 12, path = 16, reserved2 = 124
+    }
+    public enum ConnectField {
+        public static let version = 0, sock = 8, protocolVersion = 12, reserved = 16
     }
     public enum StatusField {
         public static let version = 0, liveBuffers = 8, liveBytes = 16, channels = 24

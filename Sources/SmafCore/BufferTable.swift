@@ -20,6 +20,9 @@ public struct BufferRecord: Sendable {
     public var allocator: String
     public var ownerUID: UInt32
     public var secure: SecureContext?
+    /// Made by a v2 CREATE and not bound yet: SELECT_BY_NAME may still pick
+    /// its allocator (spec §3.20).
+    public var selectable = false
 
     public init(length: UInt64, flags: UInt32, allocator: String, ownerUID: UInt32, secure: SecureContext? = nil) {
         self.length = length

@@ -10,10 +10,15 @@ public struct Caller: Sendable, Equatable {
     public let tid: Int32
     public let uid: UInt32
     public let gid: UInt32
-    public init(tid: Int32, uid: UInt32, gid: UInt32) {
+    /// A 32-bit program on a 64-bit kernel (CUSE's FUSE_IOCTL_COMPAT). Its
+    /// v10 structs are the same; the request number says which legacy
+    /// layout it uses, so this only shows in logs.
+    public let compat: Bool
+    public init(tid: Int32, uid: UInt32, gid: UInt32, compat: Bool = false) {
         self.tid = tid
         self.uid = uid
         self.gid = gid
+        self.compat = compat
     }
 }
 
@@ -32,6 +37,10 @@ public protocol CallerEnvironment: Sendable {
     func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool
     /// The character device fd `fd` of thread `tid` is open on.
     func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup
+    /// A duplicate, owned by smafd, of fd `fd` of process `pid`: EBADF if it
+    /// is not open there, EPERM if smafd may not take it, EOPNOTSUPP if the
+    /// kernel cannot (no pidfd_getfd).
+    func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno>
 }
 
 /// What an fd number a caller names as a device resolves to.
@@ -44,6 +53,7 @@ public enum DeviceLookup: Sendable, Equatable {
 extension CallerEnvironment {
     public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool { false }
     public func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup { .notOpen }
+    public func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno> { .failure(.EOPNOTSUPP) }
 }
 
 /// The name every smafd buffer's memfd carries ("/memfd:smaf-buffer (deleted)"
@@ -81,6 +91,17 @@ public struct ProcFSEnvironment: CallerEnvironment {
         case 1: return .device(major: major, minor: minor)
         case 0: return .notCharacterDevice
         default: return .notOpen
+        }
+    }
+
+    public func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno> {
+        guard fd >= 0, pid > 0 else { return .failure(.EBADF) }
+        let taken = smaf_sys_take_fd(pid, fd)
+        if taken >= 0 { return .success(taken) }
+        switch errno {
+        case EBADF: return .failure(.EBADF)
+        case ENOSYS: return .failure(.EOPNOTSUPP)
+        default: return .failure(.EPERM)  // ESRCH cannot be: the caller waits in its ioctl
         }
     }
 

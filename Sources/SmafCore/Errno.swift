@@ -25,6 +25,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
     public static let EBADF = SmafErrno(Glibc.EBADF)
     public static let ENODEV = SmafErrno(Glibc.ENODEV)
     public static let E2BIG = SmafErrno(Glibc.E2BIG)
+    public static let EOPNOTSUPP = SmafErrno(Glibc.EOPNOTSUPP)
 
     public var description: String {
         switch rawValue {
@@ -41,6 +42,7 @@ public struct SmafErrno: Error, Equatable, Hashable, Sendable, CustomStringConve
         case Glibc.EBADF: return "EBADF"
         case Glibc.ENODEV: return "ENODEV"
         case Glibc.E2BIG: return "E2BIG"
+        case Glibc.EOPNOTSUPP: return "EOPNOTSUPP"
         default: return "errno \(rawValue)"
         }
     }

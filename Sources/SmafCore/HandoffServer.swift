@@ -250,6 +250,54 @@ public final class HandoffServer: Sendable {
         _ = reply.withUnsafeBytes { smaf_sys_send_with_fd(fd, $0.baseAddress, $0.count, -1) }
     }
 
+    /// Takes `socket` (smafd's own duplicate of an end of a socketpair the
+    /// process made, SMAF_IOC_EXT_CONNECT) as process `pid`'s channel, with
+    /// the checks a connection on the listening socket gets from SO_PEERCRED:
+    /// the pair must have been made by that process and uid, so nobody can
+    /// register a socket of another process, or give a process a channel
+    /// someone else reads. Closes `socket` on failure; the errno and reason.
+    public func adopt(socket fd: Int32, process pid: Int32, uid: UInt32) -> (SmafErrno, String)? {
+        var domain: Int32 = 0, type: Int32 = 0
+        var peerPID: Int32 = 0, peerUID: UInt32 = 0, peerGID: UInt32 = 0
+        let failure: (SmafErrno, String)?
+        if smaf_sys_socket_kind(fd, &domain, &type) != 0 {
+            failure = (.EINVAL, "not a socket")
+        } else if domain != SMAF_AF_UNIX || type != SMAF_SOCK_SEQPACKET {
+            failure = (.EINVAL, "not an AF_UNIX SOCK_SEQPACKET socket (domain \(domain), type \(type))")
+        } else if smaf_sys_peer_cred(fd, &peerPID, &peerUID, &peerGID) != 0 || peerPID <= 0 {
+            failure = (.EINVAL, "not a connected socket")
+        } else if peerPID != pid || peerUID != uid {
+            failure = (.EPERM, "the socket pair was made by process \(peerPID) uid \(peerUID), not by the caller (process \(pid) uid \(uid))")
+        } else {
+            failure = nil
+        }
+        if let failure {
+            close(fd)
+            return failure
+        }
+        var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
+        let result = channels.withLock { map -> (SmafErrno, String)? in
+            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else {
+                close(fd)
+                return (.EMFILE, "limit: the process already has --max-channels-per-process \(maxChannelsPerProcess) channels")
+            }
+            let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
+            guard n == HandoffProtocol.messageSize else {
+                close(fd)
+                return (.EINVAL, "the welcome could not be sent (\(String(cString: strerror(errno))))")
+            }
+            map[pid, default: []].append(Channel(fd: fd, uid: uid))
+            return nil
+        }
+        guard result == nil else { return result }
+        // The loop polls the channels it knew when it last woke: wake it so
+        // this one's hang-up and queries are seen.
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        logger.debug("handoff channel of process \(pid) (uid \(uid)) adopted from its socket pair")
+        return nil
+    }
+
     /// Accepts one pending connection; false when there is none (EAGAIN) or
     /// accept failed.
     private func acceptOne() -> Bool {

@@ -26,6 +26,8 @@ public final class SmafDevice: Sendable {
     let headroom = MemoryHeadroom()
     /// The node this device is served as, for operators ("/dev/smaf").
     public let devicePath: String
+    /// The ABI generations whose request numbers are served (v10 always).
+    public let generations: AbiGenerations
     let environment: any CallerEnvironment
     /// What devices that will use a buffer need (SMAF_IOC_EXT_CREATE_FOR).
     let deviceFacts: any DeviceFactSource
@@ -51,9 +53,11 @@ public final class SmafDevice: Sendable {
         deviceFacts: any DeviceFactSource = SystemDeviceFacts(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         devicePath: String = "/dev/smaf",
+        generations: AbiGenerations = .default,
         logger: Logger
     ) {
         self.devicePath = devicePath
+        self.generations = generations.union(.v10)
         self.registry = registry
         self.secureModule = secureModule
         self.buffers = lifetime?.table ?? buffers
@@ -79,9 +83,10 @@ public final class SmafDevice: Sendable {
             if let ext = SmafExtensionRequest(rawValue: request) {
                 return extensionRequest(ext, input, output, caller)
             }
-            return refuse(.EINVAL, request: request, caller: caller,
-                          SmafRequest.legacyDescription(request).map { "legacy request (\($0)) is not part of the v10 ABI" }
-                            ?? "unknown request")
+            if let legacy = LegacyRequest.lookup(request) {
+                return legacyRequest(legacy, input, output, caller)
+            }
+            return refuse(.EINVAL, request: request, caller: caller, "unknown request")
         }
         // The driver tests for a secure module before it even reads the
         // struct (spec §3.5 step 1, B12).
@@ -105,7 +110,7 @@ public final class SmafDevice: Sendable {
     /// Convenience for tests and tools: bytes in, bytes out.
     public func ioctl(request: UInt32, input: [UInt8], caller: Caller) -> Result<[UInt8], SmafErrno> {
         let size = SmafRequest(rawValue: request)?.structSize
-            ?? SmafExtensionRequest(rawValue: request)?.structSize ?? input.count
+            ?? SmafExtensionRequest(rawValue: request)?.structSize ?? LegacyRequest.lookup(request)?.size ?? input.count
         var out = [UInt8](repeating: 0, count: size)
         let r = input.withUnsafeBytes { inp in
             out.withUnsafeMutableBytes { ioctl(request: request, input: inp, output: $0, caller: caller) }
@@ -117,9 +122,10 @@ public final class SmafDevice: Sendable {
 
     /// SMAF_IOC_CREATE, or the create part of SMAF_IOC_EXT_CREATE_FOR (`rq`)
     /// with the devices' merged constraints.
-    private func create(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
-                        constraints: DeviceConstraints = DeviceConstraints(),
-                        request rq: UInt32 = SmafRequest.create.rawValue) -> Result<Int, SmafErrno> {
+    /// `selectable`: a v2 CREATE, whose allocator SELECT_BY_NAME may still pick.
+    func create(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
+                constraints: DeviceConstraints = DeviceConstraints(),
+                request rq: UInt32 = SmafRequest.create.rawValue, selectable: Bool = false) -> Result<Int, SmafErrno> {
         var data = SmafCreateData(unchecked: input)
         guard data.version == 0 else {
             return refuse(.EINVAL, request: rq, caller: caller, "version \(data.version) is not 0")
@@ -225,7 +231,8 @@ public final class SmafDevice: Sendable {
             guard handle >= 0 else { return refuse(.ENOMEM, request: rq, caller: caller, "cannot reopen the buffer read-only") }
         }
         defer { if handle != memfd { close(handle) } }
-        let record = BufferRecord(length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid)
+        var record = BufferRecord(length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid)
+        record.selectable = selectable
         let identity: FileIdentity
         do {
             if let prepared {
@@ -280,8 +287,8 @@ public final class SmafDevice: Sendable {
 
     // MARK: - SMAF_IOC_GET_SECURE_FLAG (spec §3.4)
 
-    private func getSecureFlag(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller) -> Result<Int, SmafErrno> {
-        let rq = SmafRequest.getSecureFlag.rawValue
+    func getSecureFlag(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
+                       request rq: UInt32 = SmafRequest.getSecureFlag.rawValue) -> Result<Int, SmafErrno> {
         var data = SmafSecureFlag(unchecked: input)
         guard data.version == 0 else {
             return refuse(.EINVAL, request: rq, caller: caller, "version \(data.version) is not 0")
@@ -313,8 +320,8 @@ public final class SmafDevice: Sendable {
 
     // MARK: - SMAF_IOC_SET_SECURE_FLAG (spec §3.5)
 
-    private func setSecureFlag(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller) -> Result<Int, SmafErrno> {
-        let rq = SmafRequest.setSecureFlag.rawValue
+    func setSecureFlag(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
+                       request rq: UInt32 = SmafRequest.setSecureFlag.rawValue) -> Result<Int, SmafErrno> {
         guard let module = secureModule else {  // checked in ioctl() already; kept for clarity
             return refuse(.EINVAL, request: rq, caller: caller, "no secure module is loaded")
         }
@@ -360,8 +367,8 @@ public final class SmafDevice: Sendable {
 
     // MARK: - SMAF_IOC_GET_INFO (spec §3.6)
 
-    private func getInfo(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller) -> Result<Int, SmafErrno> {
-        let rq = SmafRequest.getInfo.rawValue
+    func getInfo(_ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ caller: Caller,
+                 request rq: UInt32 = SmafRequest.getInfo.rawValue) -> Result<Int, SmafErrno> {
         var data = SmafInfo(unchecked: input)
         guard data.version == 0 else {
             return refuse(.EINVAL, request: rq, caller: caller, "version \(data.version) is not 0")
@@ -391,6 +398,7 @@ public final class SmafDevice: Sendable {
             ("secure_module", .string(secureModule?.name ?? "none")),
             ("secure_policy", .string(secureModule?.summary ?? "no secure module: SET_SECURE_FLAG fails with EINVAL")),
             ("handoff_socket", .string(handoff?.socketPath ?? "")),
+            ("abi_generations", .array(generations.names.map { .string($0) })),
             ("page_size", .uint(pageSize)),
             ("allocators", .array(registry.allocators.enumerated().map { i, a in
                 let p = a.properties
@@ -494,6 +502,25 @@ public final class SmafDevice: Sendable {
             output.setField(F.align, constraints.align)
             output.setField(F.allocators, mask)
             output.setField(F.sources, constraints.sources)
+        case .connect:
+            typealias F = SmafExtensionRequest.ConnectField
+            guard let handoff else {
+                return refuse(.EINVAL, request: req.rawValue, caller: caller, "this smafd has no handoff channels")
+            }
+            let sock = input.field(F.sock, as: Int32.self)
+            let pid = environment.processID(ofThread: caller.tid) ?? caller.tid
+            let taken: Int32
+            switch environment.takeFD(sock, ofProcess: pid) {
+            case .success(let fd): taken = fd
+            case .failure(let e):
+                return refuse(e, request: req.rawValue, caller: caller, e == .EBADF ? "sock \(sock) is not open in process \(pid)"
+                              : e == .EOPNOTSUPP ? "the kernel has no pidfd_getfd (Linux 5.6+); the client falls back to the socket path"
+                              : "cannot take fd \(sock) of process \(pid) (pidfd_getfd refused: does smafd keep CAP_SYS_PTRACE?)")
+            }
+            if let (e, reason) = handoff.adopt(socket: taken, process: pid, uid: caller.uid) {
+                return refuse(e, request: req.rawValue, caller: caller, "sock \(sock) of process \(pid): \(reason)")
+            }
+            output.setField(F.protocolVersion, HandoffProtocol.version)
         case .handoff:
             guard let handoff else {
                 return refuse(.EINVAL, request: req.rawValue, caller: caller, "this smafd has no handoff socket")
@@ -550,22 +577,23 @@ public final class SmafDevice: Sendable {
 
     // MARK: -
 
-    private func refusal(_ errno: SmafErrno, _ request: UInt32, _ caller: Caller, _ reason: @autoclosure () -> String) -> SmafErrno {
+    func refusal(_ errno: SmafErrno, _ request: UInt32, _ caller: Caller, _ reason: @autoclosure () -> String) -> SmafErrno {
         if case .failure(let e) = refuse(errno, request: request, caller: caller, reason()) { return e }
         return errno
     }
 
-    private func refuse(_ errno: SmafErrno, request: UInt32, caller: Caller, _ reason: @autoclosure () -> String) -> Result<Int, SmafErrno> {
+    func refuse(_ errno: SmafErrno, request: UInt32, caller: Caller, _ reason: @autoclosure () -> String) -> Result<Int, SmafErrno> {
         counters.withLock { $0.refusals[errno.rawValue, default: 0] += 1 }
-        logger.debug("refused \(SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name ?? "request 0x\(String(request, radix: 16, uppercase: true))") from tid \(caller.tid) uid \(caller.uid) with \(errno): \(reason())")
+        logger.debug("refused \(SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name ?? LegacyRequest.lookup(request)?.name ?? "request") 0x\(String(request, radix: 16, uppercase: true)) from tid \(caller.tid)\(caller.compat ? " (32-bit)" : "") uid \(caller.uid) with \(errno): \(reason())")
         return .failure(errno)
     }
 }
 
 /// Per-request and per-errno counters for `status`.
 struct RequestCounters {
-    /// v10 requests by nr (0-3), then the two extensions, then anything else.
-    var requests = [UInt64](repeating: 0, count: 7)
+    /// v10 requests by nr (0-3), then the two extensions, anything else,
+    /// and the older generations' requests.
+    var requests = [UInt64](repeating: 0, count: 8)
     var refusals: [Int32: UInt64] = [:]
 
     mutating func count(_ request: UInt32) {
@@ -574,6 +602,8 @@ struct RequestCounters {
             slot = Int(r.rawValue & 0xFF)
         } else if let e = SmafExtensionRequest(rawValue: request) {
             slot = e == .handoff ? 4 : 5
+        } else if LegacyRequest.lookup(request) != nil {
+            slot = 7
         } else {
             slot = 6
         }
@@ -583,7 +613,7 @@ struct RequestCounters {
     var requestsByName: [(String, UInt64)] {
         SmafRequest.allCases.map { ($0.name, requests[Int($0.rawValue & 0xFF)]) }
             + [(SmafExtensionRequest.handoff.name, requests[4]), (SmafExtensionRequest.status.name, requests[5]),
-               ("other", requests[6])]
+               ("legacy", requests[7]), ("other", requests[6])]
     }
 }
 

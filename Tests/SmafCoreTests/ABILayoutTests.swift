@@ -106,11 +106,19 @@ final class ABILayoutTests: XCTestCase {
         XCTAssertEqual(SmafABI.iowr(nr: 0x40, size: 128), smaf_abi_ioc_ext_handoff())
     }
 
-    func testLegacyNumbersAreNotV10() {
-        for legacy: UInt32 in [0xC050_5300, 0xC04C_5300, 0xC010_5300, 0xC00C_5300, 0xC008_5301, 0xC008_5302,
-                               0xC048_5303, 0xC044_5303, 0xC088_5300, 0xC048_5301, 0xC048_5302] {
-            XCTAssertNil(SmafRequest(rawValue: legacy))
-            XCTAssertNotNil(SmafRequest.legacyDescription(legacy))
+    /// The legacy table against spec §2.2's numbers, written out.
+    func testLegacyRequestTableMatchesTheSpec() {
+        let spec: [UInt32: Int] = [
+            0xC050_5300: 80, 0xC04C_5300: 76, 0xC010_5300: 16, 0xC00C_5300: 12, 0xC008_5301: 8, 0xC008_5302: 8,
+            0xC048_5303: 72, 0xC044_5303: 68, 0xC088_5300: 136, 0xC048_5301: 72, 0xC048_5302: 72,
+            0xC084_5300: 132, 0xC044_5301: 68, 0xC044_5302: 68,
+        ]
+        XCTAssertEqual(LegacyRequest.all.count, spec.count, "one entry per number, none twice")
+        for (number, size) in spec {
+            XCTAssertNil(SmafRequest(rawValue: number))
+            XCTAssertNil(SmafExtensionRequest(rawValue: number))
+            XCTAssertEqual(LegacyRequest.lookup(number)?.size, size, "0x\(String(number, radix: 16))")
+            XCTAssertEqual(Int((number >> 16) & 0x3FFF), size, "the number encodes its size")
         }
     }
 }

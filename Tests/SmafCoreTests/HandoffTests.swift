@@ -36,12 +36,13 @@ final class HandoffTests: XCTestCase {
 
     func device(_ policy: SecurePolicy = .testsecure, allocators: [any Allocator] = [MemfdAllocator()],
                         limits: Limits = .defaults, pool: MemfdPool? = nil,
-                        deviceFacts: any DeviceFactSource = SystemDeviceFacts()) throws -> SmafDevice {
+                        deviceFacts: any DeviceFactSource = SystemDeviceFacts(),
+                        generations: AbiGenerations = .default) throws -> SmafDevice {
         let module = policy.makeModule()
         let r = AllocatorRegistry(securing: module)
         for a in allocators { try r.register(a) }
         return SmafDevice(registry: r, secureModule: module, handoff: server, lifetime: lifetime,
-                          pool: pool, limits: limits, deviceFacts: deviceFacts, logger: logs.logger)
+                          pool: pool, limits: limits, deviceFacts: deviceFacts, generations: generations, logger: logs.logger)
     }
 
     /// Connects like libsmaf does and waits for the welcome.

@@ -37,8 +37,8 @@ def scripted(will=0, context_fails=False, destroy_refuses=False, seal_only=False
             (0x40 if seal_only else 0))
 
 
-def header(module=TESTSECURE, registry=2, page_shift=0, fd_seed=1, secure_mask=0):
-    return bytes([module, registry | page_shift << 2, fd_seed, secure_mask])
+def header(module=TESTSECURE, registry=2, page_shift=0, fd_seed=1, secure_mask=0, legacy=False):
+    return bytes([module, registry | page_shift << 2, fd_seed, secure_mask | (0x10 if legacy else 0)])
 
 
 def ioc(dir_, type_, nr, size):
@@ -167,6 +167,26 @@ def seeds():
     # v10 numbers.
     s["legacy-numbers"] = header() + b"".join(
         op(LEGACY, create(), extra=bytes([i]), number=n) for i, n in enumerate(LEGACY_NUMBERS))
+    # The same with --abi-generations all: translated onto the v10
+    # operations. Payloads laid out per generation (spec \u00a72.1).
+    def legacy(n, payload):
+        return op(LEGACY, payload, extra=bytes([LEGACY_NUMBERS.index(n)]), number=n)
+    v3 = lambda length, flags, name=b"": struct.pack("<QI", length, flags) + name.ljust(64, b"\0") + struct.pack("<i", -7)
+    v3_32 = lambda length, flags, name=b"": struct.pack("<II", length, flags) + name.ljust(64, b"\0") + struct.pack("<i", -7)
+    s64 = lambda fd, secure=0, version=0: struct.pack("<QqII", version, fd, 0, secure) + bytes(48)
+    s["legacy-enabled-numbers"] = header(legacy=True) + b"".join(
+        op(LEGACY, create(), extra=bytes([i]), number=n) for i, n in enumerate(LEGACY_NUMBERS))
+    s["legacy-enabled-create-secure"] = header(legacy=True, secure_mask=0b0100) + \
+        legacy(0xC0505300, v3(8193, 0x80042, b"smaf-memfd")) + legacy(0xC04C5300, v3_32(4096, 1, b"deadbeef")) + \
+        legacy(0xC0105300, struct.pack("<QIi", 4096, 2, -7)) + legacy(0xC00C5300, struct.pack("<IIi", 0, 2, -7)) + \
+        legacy(0xC0085302, struct.pack("<ii", 1, 1)) + legacy(0xC0085301, struct.pack("<ii", 1, 0)) + \
+        legacy(0xC0085301, struct.pack("<ii", -1, 0)) + legacy(0xC0085302, struct.pack("<ii", 2, 0)) + \
+        legacy(0xC0485303, struct.pack("<ii", 0, 0))
+    s["legacy-enabled-info-s64"] = header(legacy=True, secure_mask=0b0100) + legacy(0xC0485303, struct.pack("<ii", 1, 0)) + \
+        legacy(0xC0485303, struct.pack("<ii", -1, 0)) + legacy(0xC0445303, struct.pack("<i", 0) + b"smaf-memfd") + \
+        legacy(0xC0485302, s64(3, 1)) + legacy(0xC0485301, s64(3)) + legacy(0xC0445301, s64(1 << 40)) + \
+        legacy(0xC0445302, s64(0, 1, version=1)) + \
+        legacy(0xC0885300, create(flags=0x42)) + legacy(0xC0845300, create())
     s["flipped-bits"] = header() + b"".join(
         op(FLIPPED, create(), extra=bytes([w, bit]), number=KNOWN[w] ^ 1 << bit)
         for w, bit in [(0, 0), (0, 8), (0, 16), (0, 30), (1, 31), (2, 1), (3, 2), (4, 6), (5, 7)])

@@ -26,6 +26,16 @@ ssize_t smaf_sys_recv_with_fd(int sock, void *buf, size_t len, int *fd_out, int 
 /* SO_PEERCRED of a connected unix socket. */
 int smaf_sys_peer_cred(int sock, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/* A duplicate of fd `fd` of process `pid` (pidfd_open + pidfd_getfd; the
+ * duplicate has FD_CLOEXEC). Needs ptrace access to pid (CAP_SYS_PTRACE).
+ * -1 with errno: EBADF (not open there), ESRCH (no such process), EPERM,
+ * ENOSYS (the kernel has no pidfd_getfd, before 5.6). */
+int smaf_sys_take_fd(int32_t pid, int fd);
+
+/* SO_DOMAIN and SO_TYPE of a socket. */
+int smaf_sys_socket_kind(int sock, int *domain, int *type);
+extern const int SMAF_AF_UNIX, SMAF_SOCK_SEQPACKET;
+
 /* inotify_init1(IN_NONBLOCK | IN_CLOEXEC) */
 int smaf_sys_inotify_init(void);
 /* Watch the inode `path` resolves to for its deletion (IN_DELETE_SELF; the

@@ -18,7 +18,8 @@
 //         which then made recorded buffer 3); bits 2-3 page size 4 KiB << 2n
 //     h2  fd-table seed (FuzzEnvironment: fds 0-3 recorded buffers, 4-7 other
 //         files, 8-11 not open, others hashed with the seed)
-//     h3  bits 0-3: which of the 4 recorded buffers start secure
+//     h3  bits 0-3: which of the 4 recorded buffers start secure; bit 4:
+//         every older ABI generation enabled (--abi-generations all)
 //   then operations (at most 16), each
 //     k   bits 0-3 request: 0 CREATE, 1 GET_SECURE_FLAG, 2 SET_SECURE_FLAG,
 //         3 GET_INFO, 4 EXT_HANDOFF, 5 EXT_STATUS, 6 EXT_CREATE_FOR,
@@ -73,7 +74,8 @@ nonisolated(unsafe) var stats = Stats()
 
 let allowedErrnos: Set<Int32> = [EINVAL, EFAULT, ENOTCONN, EBUSY, ENOMEM, ENOSPC, EAGAIN, EMFILE, EPERM, EBADF, ENODEV, E2BIG]
 
-/// The 14 older and variant request numbers smafd names in its log.
+/// The older generations' 14 request numbers (spec §2.2), in the order
+/// make-corpus.py indexes them (the test ABILayoutTests checks the table).
 let legacyNumbers: [UInt32] = [
     0xC050_5300, 0xC04C_5300, 0xC010_5300, 0xC00C_5300, 0xC008_5301, 0xC008_5302, 0xC048_5303,
     0xC044_5303, 0xC088_5300, 0xC048_5301, 0xC048_5302, 0xC084_5300, 0xC044_5301, 0xC044_5302,
@@ -154,6 +156,8 @@ final class Run {
     var secure: [Bool]
     /// Which allocator made each recorded buffer.
     let recordedAllocators: [String]
+    /// --abi-generations all: legacy numbers are translated, not refused.
+    let legacyEnabled: Bool
 
     init(header h: [UInt8]) {
         moduleKind = Int(h[0] & 3)
@@ -173,15 +177,17 @@ final class Run {
         pageSize = 4096 << (2 * UInt64((h[1] >> 2) & 3))
         env = FuzzEnvironment(seed: h[2])
         secure = (0..<4).map { h[3] & (1 << $0) != 0 }
+        legacyEnabled = h[3] & 0x10 != 0
         for i in 0..<4 {
             table.insert(BufferRecord(length: recordedLengths[i], flags: SmafABI.validCreateFlags, allocator: recordedAllocators[i],
                                       ownerUID: UInt32(i), secure: secure[i] ? TestSecureModule().createContext() : nil),
                          for: recordedBuffers[i])
         }
         device = SmafDevice(registry: registries[registryIndex], secureModule: module, buffers: table,
-                            environment: env, deviceFacts: FuzzDeviceFacts(), pageSize: pageSize, logger: fuzzLogger)
+                            environment: env, deviceFacts: FuzzDeviceFacts(), pageSize: pageSize,
+                            generations: legacyEnabled ? .all : .default, logger: fuzzLogger)
         if verbose {
-            print("  device: secure module \(module?.name ?? "none")\(scripted.map { " \($0)" } ?? ""), allocators \(names), page size \(pageSize), fd seed \(h[2]), secure buffers \(secure)")
+            print("  device: generations \(legacyEnabled ? "all" : "v10"), secure module \(module?.name ?? "none")\(scripted.map { " \($0)" } ?? ""), allocators \(names), page size \(pageSize), fd seed \(h[2]), secure buffers \(secure)")
         }
     }
 
@@ -195,6 +201,9 @@ final class Run {
     func expectation(_ request: UInt32, _ input: UnsafeRawBufferPointer, outCount: Int, caller: Caller) -> Expectation {
         let v10 = SmafRequest(rawValue: request)
         let ext = SmafExtensionRequest(rawValue: request)
+        if let legacy = LegacyRequest.lookup(request), legacyEnabled {
+            return legacyExpectation(legacy, input, outCount: outCount, caller: caller)
+        }
         guard v10 != nil || ext != nil else { return .refused(EINVAL) }
         if v10 == .setSecureFlag, module == nil { return .refused(EINVAL) }
         let size = v10?.structSize ?? ext!.structSize
@@ -203,7 +212,7 @@ final class Run {
         if let ext {
             switch ext {
             case .status: return .success(size)
-            case .handoff: return .refused(EINVAL)  // no handoff socket here
+            case .handoff, .connect: return .refused(EINVAL)  // no handoff socket here
             case .createFor, .devices:
                 let (count, fds) = ext == .createFor
                     ? (SmafExtensionRequest.CreateForField.nDevices, SmafExtensionRequest.CreateForField.deviceFDs)
@@ -258,6 +267,40 @@ final class Run {
         }
     }
 
+    /// A legacy request is its v10 operation on the fields it carries (the
+    /// translation's own rules are restated here, not called).
+    func legacyExpectation(_ legacy: LegacyRequest, _ input: UnsafeRawBufferPointer, outCount: Int, caller: Caller) -> Expectation {
+        guard input.count == legacy.size, outCount >= legacy.size else { return .refused(EINVAL) }
+        var v10 = [UInt8](repeating: 0, count: 128)
+        func put<T: FixedWidthInteger>(_ at: Int, _ v: T) { v10.withUnsafeMutableBytes { $0.storeBytes(of: v, toByteOffset: at, as: T.self) } }
+        func wide(_ f: LegacyField) -> Int64 { f.width == 8 ? input.loadUnaligned(fromByteOffset: f.offset, as: Int64.self) : Int64(input.i32(f.offset)) }
+        func mapped(_ e: Expectation, _ size: Int) -> Expectation {
+            if case .success = e { return .success(size) }
+            return e
+        }
+        switch legacy.operation {
+        case let .create(length, flags, name, _, version):
+            put(0, version.map { input.u64($0) } ?? 0)
+            put(8, length.width == 8 ? input.u64(length.offset) : UInt64(input.u32(length.offset)))
+            put(16, version == nil ? input.u32(flags) & SmafABI.validCreateFlags : input.u32(flags))
+            if let name { for i in 0..<64 { v10[32 + i] = input[name + i] } }
+            return v10.withUnsafeBytes { createExpectation($0) }
+        case let .getSecureFlag(fd, secure, version), let .setSecureFlag(fd, secure, version):
+            guard let n = Int32(exactly: wide(fd)) else { return .refused(EINVAL) }
+            put(0, version.map { input.u64($0) } ?? 0)
+            put(8, n)
+            put(16, input.u32(secure))
+            let get = { if case .getSecureFlag = legacy.operation { return true } else { return false } }()
+            let number = get ? SmafRequest.getSecureFlag.rawValue : SmafRequest.setSecureFlag.rawValue
+            return mapped(v10.prefix(64).withUnsafeBytes { expectation(number, $0, outCount: 64, caller: caller) }, get ? legacy.size : 0)
+        case let .getInfo(index, _, _):
+            put(8, input.u32(index))
+            return mapped(v10.withUnsafeBytes { expectation(SmafRequest.getInfo.rawValue, $0, outCount: 128, caller: caller) }, legacy.size)
+        case .selectByName:
+            return .refused(EINVAL)  // no buffer here was made by a v2 CREATE
+        }
+    }
+
     /// CREATE's checks on a 128-byte create struct (SMAF_IOC_CREATE's, or
     /// the one inside SMAF_IOC_EXT_CREATE_FOR).
     func createExpectation(_ input: UnsafeRawBufferPointer) -> Expectation {
@@ -282,6 +325,29 @@ final class Run {
             for i in 0..<out.count where !changed.contains(where: { $0.contains(i) }) {
                 check(out[i] == input[i], "\(hex(request)): byte \(i) came back as \(out[i]), was sent as \(input[i])")
             }
+        }
+        if let legacy = LegacyRequest.lookup(request) {
+            switch legacy.operation {
+            case let .getSecureFlag(fd, secure, _):
+                let n = fd.width == 8 ? Int32(input.loadUnaligned(fromByteOffset: fd.offset, as: Int64.self)) : input.i32(fd.offset)
+                let id = env.fileIdentity(ofFD: n, inThread: caller.tid)
+                let expected: UInt32 = recordedBuffers.firstIndex(where: { $0 == id }).map { self.secure[$0] ? 1 : 0 } ?? 0
+                echoed(except: [secure..<(secure + 4)])
+                check(out.u32(secure) == expected, "\(legacy.name) fd \(n) read \(out.u32(secure)), model says \(expected)")
+            case let .setSecureFlag(fd, secure, _):
+                let n = fd.width == 8 ? Int32(input.loadUnaligned(fromByteOffset: fd.offset, as: Int64.self)) : input.i32(fd.offset)
+                let i = recordedBuffers.firstIndex(where: { $0 == env.fileIdentity(ofFD: n, inThread: caller.tid) })!
+                self.secure[i] = input.u32(secure) != 0
+            case let .getInfo(index, count, name):
+                echoed(except: [count..<(count + 4), name..<(name + 64)])
+                let i = Int(input.u32(index))
+                check(out.u32(count) == UInt32(names.count), "\(legacy.name) count \(out.u32(count))")
+                let bytes = Array(names[i].utf8)
+                for j in 0..<64 { check(out[name + j] == (j < bytes.count ? bytes[j] : 0), "\(legacy.name) name byte \(j)") }
+            case .create, .selectByName:
+                violation("\(legacy.name) succeeded without a handoff channel or a v2 buffer")
+            }
+            return
         }
         if let ext = SmafExtensionRequest(rawValue: request), ext == .devices {
             typealias F = SmafExtensionRequest.DevicesField
@@ -359,7 +425,8 @@ final class Run {
             request = knownNumbers[which] ^ (1 << (UInt32(r.u8()) % 32))
         default: request = r.u32()
         }
-        let structSize = SmafRequest(rawValue: request)?.structSize ?? SmafExtensionRequest(rawValue: request)?.structSize ?? 128
+        let structSize = SmafRequest(rawValue: request)?.structSize ?? SmafExtensionRequest(rawValue: request)?.structSize
+            ?? LegacyRequest.lookup(request)?.size ?? 128
         let dir = request >> 30, numberSize = Int((request >> 16) & 0x3FFF)
         var inCount: Int, outCount: Int
         var nilInput = false
@@ -387,7 +454,8 @@ final class Run {
         let output = UnsafeMutableRawBufferPointer(start: outMemory, count: outCount)
 
         let expected = expectation(request, input, outCount: outCount, caller: caller)
-        let name = SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name ?? hex(request)
+        let name = SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name
+            ?? LegacyRequest.lookup(request).map { "\($0.name) \(hex(request))" } ?? hex(request)
         if verbose {
             print("  \(name): in \(nilInput ? "nil" : String(inCount)) out \(outCount), tid \(caller.tid) uid \(caller.uid) gid \(caller.gid); model: \(expected)")
         }
@@ -406,8 +474,10 @@ final class Run {
             check(n >= 0 && n <= outCount, "\(name) returned \(n) bytes for a \(outCount)-byte output")
             let v10 = SmafRequest(rawValue: request)
             let ext = SmafExtensionRequest(rawValue: request)
-            check(v10 != nil || ext != nil, "unknown request \(hex(request)) succeeded")
-            let size = v10 == .setSecureFlag ? 0 : (v10?.structSize ?? ext!.structSize)
+            let legacy = legacyEnabled ? LegacyRequest.lookup(request) : nil
+            check(v10 != nil || ext != nil || legacy != nil, "unknown request \(hex(request)) succeeded")
+            let isSet = v10 == .setSecureFlag || { if case .setSecureFlag? = legacy?.operation { return true } else { return false } }()
+            let size = isSet ? 0 : (v10?.structSize ?? ext?.structSize ?? legacy!.size)
             check(n == size, "\(name) returned \(n) bytes, its struct is \(size) (0 for SET)")
             guard case .success(let m) = expected, m == n else { violation("\(name) succeeded with \(n) bytes; model: \(expected)") }
             checkReply(request, input, UnsafeRawBufferPointer(rebasing: output[0..<n]), caller: caller)
@@ -420,7 +490,7 @@ final class Run {
             case .refused(let x): check(e.rawValue == x, "\(name) was refused with \(e); model: \(expected)")
             case .refusedNotEINVAL: check(e != .EINVAL, "\(name) was refused with EINVAL; model: \(expected)")
             }
-            if SmafRequest(rawValue: request) != nil {
+            if SmafRequest(rawValue: request) != nil || LegacyRequest.lookup(request) != nil {
                 for i in 0..<outCount {
                     check(outMemory.load(fromByteOffset: i, as: UInt8.self) == guardByte,
                           "\(name) was refused with \(e) but wrote output byte \(i)")
