@@ -16,6 +16,12 @@ struct Check: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
+    @Option(help: ArgumentHelp(
+        "Also check these older ABI generations: v2, v3, v7, s64 or all (comma-separated).",
+        discussion: "Each must be served (smafd --abi-generations); one the node refuses is reported as refused with its errno and fails the check.",
+        valueName: "list"))
+    var generations = "v10"
+
     struct Result {
         let check: String
         let expected: String
@@ -24,6 +30,8 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
+        let wanted: AbiGenerations
+        do { wanted = try AbiGenerations(parsing: generations) } catch { throw Failure("--generations: \(error)") }
         let dev = try options.open()
         var results: [Result] = []
         func add(_ check: String, _ expected: String, _ got: String) { results.append(Result(check: check, expected: expected, got: got)) }
@@ -67,8 +75,15 @@ struct Check: ParsableCommand {
         expect("GET_SECURE_FLAG version 1", SmafRequest.getSecureFlag.rawValue, s.encoded, EINVAL)
         expect("SET_SECURE_FLAG version 1", SmafRequest.setSecureFlag.rawValue, s.encoded, EINVAL)
         expect("unknown request _IOWR('S', 4, 128 bytes)", SmafABI.iowr(nr: 4, size: 128), [UInt8](repeating: 0, count: 128), EINVAL)
-        expect("legacy v3-v7 CREATE 0xC0505300", 0xC050_5300, [UInt8](repeating: 0, count: 80), EINVAL)
-        expect("legacy v7 GET_INFO 0xC0485303", 0xC048_5303, [UInt8](repeating: 0, count: 72), EINVAL)
+        // Older generations' numbers are refused as on the kernel driver,
+        // unless this smafd serves them (checked below when asked for).
+        let served = servedGenerations(dev)
+        if served.isDisjoint(with: [.v3, .v7]) {
+            expect("legacy v3-v7 CREATE 0xC0505300", 0xC050_5300, [UInt8](repeating: 0, count: 80), EINVAL)
+        }
+        if !served.contains(.v7) {
+            expect("legacy v7 GET_INFO 0xC0485303", 0xC048_5303, [UInt8](repeating: 0, count: 72), EINVAL)
+        }
         add("GET_INFO with a NULL argument", errnoName(EFAULT), errnoName(dev.raw(SmafRequest.getInfo.rawValue, pointer: nil)))
 
         // Enumeration.
@@ -98,6 +113,13 @@ struct Check: ParsableCommand {
         // Create, map, write, read back.
         roundTrip(dev, add)
 
+        let v10Failed = results.contains { !$0.passed }
+        var verdicts: [(String, String)] = [("v10", v10Failed ? "FAILED" : "ok")]
+        let legacy = GenerationCheck(dev: dev, client: try? HandoffClient(device: dev), add: add)
+        for (name, g) in AbiGenerations.named where g != .v10 && wanted.contains(g) {
+            verdicts.append((name, legacy.run(name, g)))
+        }
+
         if options.json {
             printJSON(results.map { ["check": $0.check, "expected": $0.expected, "got": $0.got, "passed": $0.passed] as [String: Any] })
         } else {
@@ -107,8 +129,20 @@ struct Check: ParsableCommand {
             print(table.render())
         }
         let failed = results.filter { !$0.passed }.count
-        if !options.json { print("smafctl check: \(results.count - failed) passed, \(failed) failed") }
+        if !options.json {
+            for (name, verdict) in verdicts { print("generation \(name): \(verdict)") }
+            print("smafctl check: \(results.count - failed) passed, \(failed) failed")
+        }
         if failed > 0 { throw ExitCode(1) }
+    }
+
+    /// What the node's smafd says it serves (v10 only for a kernel driver).
+    private func servedGenerations(_ dev: SmafDeviceHandle) -> AbiGenerations {
+        guard let client = try? HandoffClient(device: dev),
+              let text = try? client.query(HandoffProtocol.queryInfo),
+              let info = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let names = info["abi_generations"] as? [String] else { return .default }
+        return (try? AbiGenerations(parsing: names.joined(separator: ","))) ?? .default
     }
 
     /// A 16385-byte buffer (read-write) and a read-only one: sizes, mappings, data.

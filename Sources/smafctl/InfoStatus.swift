@@ -17,6 +17,7 @@ struct Info: ParsableCommand {
         print("secure module   \(s("secure_module")): \(s("secure_policy"))")
         print("handoff socket  \(s("handoff_socket"))")
         print("page size       \(info["page_size"] as? Int ?? 0) bytes")
+        print("abi generations: \((info["abi_generations"] as? [String] ?? []).joined(separator: ","))")
         var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "lazy", "max size", "secure", "backing"],
                               rightAligned: [0, 2, 6])
         for a in info["allocators"] as? [[String: Any]] ?? [] {

@@ -102,6 +102,17 @@ struct Smafd: ParsableCommand {
     @Flag(help: "Do not install smafd's seccomp filter (for debugging).")
     var noSeccomp = false
 
+    @Option(help: ArgumentHelp(
+        "ABI generations served besides v10: v2, v3, v7, s64 or all (comma-separated).",
+        discussion: """
+            By default only the v10 request numbers are answered and every older one gets EINVAL, \
+            as on the kernel driver. v2, v3 (v3-v6), v7 and s64 (the 64-bit-fd variant) accept \
+            that generation's request numbers, LP64 and ILP32 layouts alike, translated into \
+            the same operations; all = v2,v3,v7,v10,s64.
+            """,
+        valueName: "list"))
+    var abiGenerations = "v10"
+
     @Option(help: .hidden)
     var cuseDevice = "/dev/cuse"
 
@@ -118,8 +129,13 @@ struct Smafd: ParsableCommand {
                       maxBytesPerUser: try size(maxBytesPerUser, "--max-bytes-per-user", default: Limits.defaults.maxBytesPerUser))
     }
 
+    func generations() throws -> AbiGenerations {
+        do { return try AbiGenerations(parsing: abiGenerations) } catch { throw ValidationError("--abi-generations: \(error)") }
+    }
+
     func validate() throws {
         _ = try limits()
+        _ = try generations()
         guard maxChannelsPerProcess > 0 else { throw ValidationError("--max-channels-per-process must be at least 1") }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard !devname.isEmpty, devname.count <= 64, devname.allSatisfy(allowed.contains),
@@ -165,7 +181,8 @@ struct Smafd: ParsableCommand {
         }
         defer { handoff.stop() }
         let device = SmafDevice(registry: registry, secureModule: module,
-                                handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)", logger: logger)
+                                handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)",
+                                generations: try generations(), logger: logger)
         handoff.setQueryResponder { [device] q in device.answer(q) }
         let notify = SystemdNotify()
 
@@ -229,6 +246,7 @@ struct Smafd: ParsableCommand {
             "secure-module": "\(value("secure_module")): \(value("secure_policy"))",
             "allocators": "\(allocators.joined(separator: "; "))",
             "handoff": "\(value("handoff_socket"))",
+            "abi-generations": "\(device.generations)\(device.generations == .default ? " (older request numbers get EINVAL)" : "")",
             "limits": """
                 buffer size <= \(size(l.maxBufferSize, memory.maxBufferSize)); per user: \(l.maxBuffersPerUser) live buffers, \
                 \(size(l.maxBytesPerUser, memory.maxBytesPerUser)); handoff channels per process: \(maxChannelsPerProcess); \
