@@ -228,6 +228,19 @@ make -s uninstall DESTDIR="$D2" "${vars[@]}" >/dev/null 2>&1
 left=$(cd "$D2" && find . ! -type d | sort | tr '\n' ' ')
 expect "  ... and uninstall with the same variables removes it all${left:+ (left: $left)}" test -z "$left"
 
+# ---- 6b. the 32-bit libsmaf and shim into the i386 multiarch directory -------
+D3=$(mktemp -d)
+make -s install M32=1 DESTDIR="$D3" >"$D3.log" 2>&1 || sed 's/^/    /' "$D3.log"
+expect_eq "make install M32=1 installs only the i386 libsmaf, its links, the shim and libsmaf.pc, into lib/i386-linux-gnu" \
+	"./usr/local/lib/i386-linux-gnu/libsmaf-preload.so ./usr/local/lib/i386-linux-gnu/libsmaf.so ./usr/local/lib/i386-linux-gnu/libsmaf.so.0 ./usr/local/lib/i386-linux-gnu/libsmaf.so.$(cat VERSION) ./usr/local/lib/i386-linux-gnu/pkgconfig/libsmaf.pc " \
+	"$(cd "$D3" && find . ! -type d | sort | tr '\n' ' ')"
+expect "  ... and both libraries are ELF 32-bit i386" \
+	bash -c "for f in '$D3'/usr/local/lib/i386-linux-gnu/libsmaf.so.$(cat VERSION) '$D3'/usr/local/lib/i386-linux-gnu/libsmaf-preload.so; do readelf -h \"\$f\" | grep -q 'Class:.*ELF32' && readelf -h \"\$f\" | grep -q 'Machine:.*80386' || exit 1; done"
+make -s uninstall M32=1 DESTDIR="$D3" >/dev/null 2>&1
+left=$(cd "$D3" && find . ! -type d | sort | tr '\n' ' ')
+expect "  ... and make uninstall M32=1 removes them all${left:+ (left: $left)}" test -z "$left"
+rm -rf "$D3" "$D3.log"
+
 # ---- 7. what install would do, without doing it (make -n) -------------------
 dry() { env -u SMAFD_BIN -u SMAFCTL_BIN make -n "$@" 2>/dev/null; }
 expect "with DESTDIR, install runs no groupadd, ldconfig or udevadm" \
