@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
+# Callers in containers (issue 12): a process in its own pid, mount and
+# network namespaces, with a private /run and /tmp, sees /dev/smaf but not
+# smafd's handoff socket under /run. libsmaf and the preload shim then get
+# their channel with SMAF_IOC_EXT_CONNECT (a socketpair end smafd takes with
+# pidfd_getfd), so there:
+#   - libsmaf-suite and buffer-test share (fork, SCM_RIGHTS, children's own
+#     channels) pass, a raw CREATE and the v7 program get fds through the
+#     shim, and ext-connect connect works by hand;
+#   - the same as an unprivileged user in a user namespace (unshare -U -r),
+#     where the kernel allows it (the VM's chroot is undone first by
+#     vm-unchroot: the kernel never gives a chrooted caller a user namespace);
+#   - ext-connect misuse: a socket another process or user made is EPERM (and
+#     gives no channel), a closed fd EBADF, wrong kinds of fd EINVAL, and two
+#     processes never get each other's buffers.
+# Prints "ok"/"FAIL" lines and "container-tests: N passed, M failed".
+#
+#   Tests/vm/container-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
+. "$(dirname "$0")/testlib.sh"
+setup container-tests "$1" "$2" libsmaf-suite raw-create gen-v7 ext-connect vm-unchroot
+NODE_MODE=0666
+USERNS_UID=4242
+read -ra ALLOC <<<"$(expected_allocator_args)"
+
+# The container's view, set up by the shell unshare starts (its pid 1): a
+# tmpfs on /run, the programs bound to /run/smaf-bin (they live under /tmp),
+# then a tmpfs on /tmp. $C_BIN is where the programs are inside.
+C_BIN=/run/smaf-bin
+CONTAINER_SETUP='set -e
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir /run/smaf-bin
+mount --bind "$0" /run/smaf-bin
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+set +e
+exec "$@"'
+
+# in_container COMMAND...: COMMAND in new pid, mount and network namespaces
+# (unshare -pfmn --mount-proc), as root.
+in_container() {
+	unshare -pfmn --mount-proc --propagation private bash -c "$CONTAINER_SETUP" "$BIN" "$@"
+}
+
+# in_userns COMMAND...: the same, as uid $USERNS_UID mapped to root of a new
+# user namespace (unshare -U -r), the VM's chroot undone first.
+in_userns() {
+	"$BIN/vm-unchroot" setpriv --reuid="$USERNS_UID" --regid="$USERNS_UID" --clear-groups \
+		unshare -U -r -pfmn --mount-proc --propagation private bash -c "$CONTAINER_SETUP" "$BIN" "$@"
+}
+
+# The checks made inside one kind of container ($1: in_container or in_userns).
+container_checks() {
+	local run=$1 label=$2
+	expect "$label: smafd's handoff socket $SOCK is not visible inside" \
+		"$run" bash -c "[ ! -e '$SOCK' ] && [ ! -e '$(dirname "$SOCK")' ] && [ -c /dev/$NODE ]"
+	expect "$label: the shell is pid 1 of its own pid namespace, in a network namespace with only lo" \
+		"$run" bash -c '[ $$ = 1 ] && [ "$(tail -n +3 /proc/net/dev | grep -vc "^ *lo:")" = 0 ]'
+	run_test "$label: libsmaf-suite creates, maps and secures" "$run" "$C_BIN/libsmaf-suite" --secure-mmap succeed
+	run_test "$label: buffer-test share (fork, SCM_RIGHTS, children's own channels)" "$run" "$C_BIN/buffer-test" share
+	run_test "$label: raw CREATE through the shim gets a real, mappable fd" \
+		"$run" env LD_PRELOAD="$C_BIN/libsmaf-preload.so" "$C_BIN/raw-create" expect-fd
+	run_test "$label: gen-v7 (v7 ABI) through the shim" \
+		"$run" env LD_PRELOAD="$C_BIN/libsmaf-preload.so" "$C_BIN/gen-v7" "${ALLOC[@]}"
+	run_test "$label: SMAF_IOC_EXT_CONNECT by hand (ext-connect connect)" "$run" "$C_BIN/ext-connect" connect
+}
+
+log=$WORK/smafd.log
+start_smafd "$log" --abi-generations all || { finish; exit 1; }
+SOCK=/run/smaf/$NODE.sock
+expect "outside, smafd's handoff socket is $SOCK" test -S "$SOCK"
+created0=$(status_field created_total)
+
+echo "# --- unshare -pfmn --mount-proc, private /run and /tmp, as root"
+container_checks in_container "container"
+
+echo "# --- the same in a user namespace, as uid $USERNS_UID (unshare -U -r)"
+if ! "$BIN/vm-unchroot" true 2>"$WORK/unchroot.err"; then
+	bad "vm-unchroot cannot undo the VM's chroot: $(cat "$WORK/unchroot.err")"
+elif ! "$BIN/vm-unchroot" setpriv --reuid="$USERNS_UID" --regid="$USERNS_UID" --clear-groups \
+	unshare -U -r true 2>"$WORK/userns.err"; then
+	why=$(cat "$WORK/userns.err")
+	for f in /proc/sys/kernel/unprivileged_userns_clone /proc/sys/user/max_user_namespaces \
+		/proc/sys/kernel/apparmor_restrict_unprivileged_userns; do
+		[ -e "$f" ] && why+="; ${f#/proc/sys/} = $(cat "$f")"
+	done
+	echo "# SKIPPED: this kernel refuses unprivileged user namespaces ($why): the user-namespace checks are left out"
+else
+	container_checks in_userns "user namespace"
+fi
+
+echo "# --- misuse of SMAF_IOC_EXT_CONNECT, and channel isolation"
+run_test "ext-connect misuse (EPERM for others' sockets, EBADF, EINVAL, isolation)" "$BIN/ext-connect" misuse
+
+created1=$(status_field created_total)
+echo "# smafd created $((${created1:-0} - ${created0:-0})) buffers for the container checks"
+expect "smafd is still running" kill -0 "$PID"
+live=$(wait_status live_buffers 0)
+expect "no buffer is left once the containers are gone (live_buffers=$live)" test "${live%% *}" = 0
+channels=$(wait_status channels 0)
+expect "no channel is left (channels=$channels)" test "${channels%% *}" = 0
+stop_smafd
+if [ "$fail" != 0 ]; then
+	echo "# smafd's log, lines about connect, pidfd or peer checks:"
+	grep -iE 'connect|pidfd|peer|refused' "$log" | tail -n 30 | sed 's/^/    /'
+fi
+finish
