@@ -38,8 +38,9 @@ public protocol CallerEnvironment: Sendable {
     /// The character device fd `fd` of thread `tid` is open on.
     func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup
     /// A duplicate, owned by smafd, of fd `fd` of process `pid`: EBADF if it
-    /// is not open there, EPERM if smafd may not take it, EOPNOTSUPP if the
-    /// kernel cannot (no pidfd_getfd).
+    /// is not open there, EOPNOTSUPP if smafd cannot take it (no pidfd_getfd
+    /// in the kernel, or a seccomp filter or missing CAP_SYS_PTRACE refuses
+    /// it): the client then uses the socket path.
     func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno>
 }
 
@@ -100,8 +101,7 @@ public struct ProcFSEnvironment: CallerEnvironment {
         if taken >= 0 { return .success(taken) }
         switch errno {
         case EBADF: return .failure(.EBADF)
-        case ENOSYS: return .failure(.EOPNOTSUPP)
-        default: return .failure(.EPERM)  // ESRCH cannot be: the caller waits in its ioctl
+        default: return .failure(.EOPNOTSUPP)  // ENOSYS, EPERM; ESRCH cannot be: the caller waits in its ioctl
         }
     }
 

@@ -514,8 +514,8 @@ public final class SmafDevice: Sendable {
             case .success(let fd): taken = fd
             case .failure(let e):
                 return refuse(e, request: req.rawValue, caller: caller, e == .EBADF ? "sock \(sock) is not open in process \(pid)"
-                              : e == .EOPNOTSUPP ? "the kernel has no pidfd_getfd (Linux 5.6+); the client falls back to the socket path"
-                              : "cannot take fd \(sock) of process \(pid) (pidfd_getfd refused: does smafd keep CAP_SYS_PTRACE?)")
+                              : "cannot take fd \(sock) of process \(pid): pidfd_getfd failed: "
+                                + "Linux 5.6+, CAP_SYS_PTRACE and a seccomp filter that allows it are needed; the client falls back to the socket path")
             }
             if let (e, reason) = handoff.adopt(socket: taken, process: pid, uid: caller.uid) {
                 return refuse(e, request: req.rawValue, caller: caller, "sock \(sock) of process \(pid): \(reason)")

@@ -169,7 +169,29 @@ done
 expect "DeviceAllow= lets smafd open /dev/cuse read-write" grep -qx 'DeviceAllow=/dev/cuse rw' "$unit"
 expect "  ... and the dma-buf exporters (heaps, udmabuf, DRM nodes)" bash -c "grep -qx 'DeviceAllow=char-dma_heap r' '$unit' &&
 	grep -qx 'DeviceAllow=/dev/udmabuf rw' '$unit' && grep -qx 'DeviceAllow=char-drm rw' '$unit'"
-expect "SystemCallFilter= lets smafd call memfd_secret (smaf-secretmem)" grep -qx 'SystemCallFilter=memfd_secret' "$unit"
+expect "SystemCallFilter= lets smafd call memfd_secret (smaf-secretmem) and pidfd_getfd (SMAF_IOC_EXT_CONNECT)" \
+	grep -qx 'SystemCallFilter=memfd_secret pidfd_getfd' "$unit"
+# The filter the unit ends up with must allow them (pidfd_getfd is only in
+# @debug): every call its allow lines name, groups expanded, minus its deny lines.
+if command -v systemd-analyze >/dev/null; then
+	expand_filter() { # expand_filter NAME...: system calls, nested groups resolved
+		local x
+		for x in "$@"; do
+			case $x in
+			@*) expand_filter $(systemd-analyze syscall-filter "$x" 2>/dev/null | sed 1d | grep -v '^ *#' | awk 'NF { print $1 }') ;;
+			*) echo "$x" ;;
+			esac
+		done
+	}
+	allowed=$(expand_filter $(sed -n 's/^SystemCallFilter=\([^~].*\)/\1/p' "$unit") | sort -u)
+	denied=$(expand_filter $(sed -n 's/^SystemCallFilter=~//p' "$unit") | sort -u)
+	for sc in pidfd_getfd pidfd_open memfd_secret memfd_create sendmsg; do
+		expect "  ... the unit's system call filter allows $sc" \
+			bash -c "grep -qx '$sc' <<<\"\$1\" && ! grep -qx '$sc' <<<\"\$2\"" _ "$allowed" "$denied"
+	done
+	expect "  ... and denies mount (a check that the filter is read at all)" \
+		bash -c "! grep -qx mount <<<\"\$1\" || grep -qx mount <<<\"\$2\"" _ "$allowed" "$denied"
+fi
 
 # systemd-analyze checks that ExecStart= exists, and the installed path is
 # /usr/local/bin/smafd on the real system: verify a copy whose ExecStart

@@ -70,7 +70,8 @@ struct smaf_ext_status {
  * not open in the caller), EINVAL (not such a socket, or version != 0),
  * EPERM (the socket was made by another process or user), EMFILE (the
  * process already has --max-channels-per-process channels), EOPNOTSUPP
- * (the kernel has no pidfd_getfd: use SMAF_IOC_EXT_HANDOFF).
+ * (smafd cannot take the socket: no pidfd_getfd before Linux 5.6, or its
+ * seccomp filter or capabilities refuse it; use SMAF_IOC_EXT_HANDOFF).
  */
 struct smaf_ext_connect {
 	__u64 version;     /* in: 0 */
