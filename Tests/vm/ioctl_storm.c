@@ -4,9 +4,12 @@
  * one of the errnos smafd documents; the program counts replies by errno,
  * prints the table and exits 1 on anything else.
  *
- *   ioctl-storm [--device PATH] [--seed N] [--calls N] [--verbose]
+ *   ioctl-storm [--device PATH] [--seed N] [--calls N] [--generations v10|all] [--verbose]
  *     PATH: $SMAF_DEVICE or /dev/smaf; N calls: 100000; the seed defaults to
  *     the clock and is printed, so any run can be repeated with --seed.
+ *     --generations: what the daemon serves (smafd --abi-generations): v10
+ *     (the default) means every legacy request must be EINVAL; all means
+ *     they are served (issue 12).
  *
  * What is sent (each call draws one kind):
  *   - 'S'-type numbers: every nr 0-255, every direction, sizes 0..16383,
@@ -29,7 +32,12 @@
  *     negative, random small numbers, a pipe's two ends, /dev/null, the node
  *     itself, this process's own buffers (libsmaf) and buffers received from
  *     another process over SCM_RIGHTS;
- *   - smafd's extension requests and the legacy (v2-v7, 64-bit-fd) numbers;
+ *   - smafd's extension requests;
+ *   - the legacy numbers of spec section 2.2 (v2, v3-v7, v7 GET_INFO, v2
+ *     SELECT_BY_NAME, S64; the LP64 and the ILP32 sizes) with random bytes,
+ *     and with the layout of this program's ABI and plausible fields
+ *     (lengths, flags with and without bits pre-v8 ignores, allocator names,
+ *     pool fds in GET/SET/SELECT, GET_INFO indexes, S64 versions);
  *   - bad pointers: NULL, unmapped memory, a struct straddling into an
  *     unmapped page, and a read-only page.
  *
@@ -54,7 +62,11 @@
  * read-only page gives EFAULT; GET_SECURE_FLAG reads 0 for open files that
  * are not buffers, EINVAL for fds that are not open, and for buffers the
  * value the last successful SET left; SET_SECURE_FLAG on anything but a
- * buffer is EINVAL.
+ * buffer is EINVAL. Legacy requests: with --generations v10 every one is
+ * EINVAL; with all, the well-formed ones obey the same GET/SET rules (the
+ * flag belongs to the buffer, so a legacy SET changes what the v10 GET
+ * reads), an S64 version other than 0 is EINVAL, and SELECT_BY_NAME is
+ * EINVAL (this process never holds a buffer made by a v2 CREATE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -309,10 +321,11 @@ static unsigned char *random_arg(unsigned size)
 /* ---- one call ------------------------------------------------------------ */
 
 enum call_kind { K_S_TYPE, K_OTHER_TYPE, K_V10_RANDOM, K_CREATE, K_GET_SECURE, K_SET_SECURE, K_GET_INFO,
-		 K_EXTENSION, K_LEGACY, K_BAD_POINTER, NKIND };
+		 K_EXTENSION, K_LEGACY, K_LEGACY_FORMED, K_BAD_POINTER, NKIND };
 static const char *kind_names[NKIND] = { "'S' type", "other types", "v10 random bytes", "CREATE", "GET_SECURE",
-					 "SET_SECURE", "GET_INFO", "extensions", "legacy", "bad pointer" };
-static const unsigned kind_weights[NKIND] = { 20, 12, 10, 10, 12, 10, 6, 5, 5, 10 };
+					 "SET_SECURE", "GET_INFO", "extensions", "legacy random bytes",
+					 "legacy well-formed", "bad pointer" };
+static const unsigned kind_weights[NKIND] = { 18, 11, 10, 10, 12, 10, 6, 5, 3, 5, 10 };
 
 static const unsigned int v10_numbers[] = { SMAF_IOC_CREATE, SMAF_IOC_GET_SECURE_FLAG, SMAF_IOC_SET_SECURE_FLAG,
 					    SMAF_IOC_GET_INFO };
@@ -320,6 +333,28 @@ static const unsigned int legacy_numbers[] = {
 	0xC0505300u, 0xC04C5300u, 0xC0105300u, 0xC00C5300u, 0xC0085301u, 0xC0085302u, 0xC0485303u,
 	0xC0445303u, 0xC0885300u, 0xC0485301u, 0xC0485302u, 0xC0845300u, 0xC0445301u, 0xC0445302u,
 };
+
+/* What the daemon serves: 0 v10 only (legacy numbers are EINVAL), 1 all. */
+static int legacy_served;
+
+/*
+ * The legacy layouts of this program's ABI (spec section 2.1), by offset:
+ * the structs are declared in Tests/vm/legacy/, whose names clash with
+ * smaf.h. size_t is 8 bytes on LP64 and 4 on ILP32; S64's __s64 fd makes
+ * its structs 8-aligned on x86_64 and 4-aligned on i386.
+ */
+#define SZ ((unsigned)sizeof(size_t))
+#define V2_CREATE_SIZE (SZ + 8)           /* length, flags, fd: 16 / 12 */
+#define V3_CREATE_SIZE (SZ + 4 + 64 + 4)  /* length, flags, name, fd: 80 / 76 */
+#if defined(__i386__)
+#define S64_CREATE_SIZE 132u
+#define S64_SECURE_SIZE 68u
+#else
+#define S64_CREATE_SIZE 136u
+#define S64_SECURE_SIZE 72u
+#endif
+
+enum legacy_op { LOP_NONE, LOP_CREATE, LOP_GET, LOP_SET, LOP_SELECT, LOP_INFO };
 
 struct call {
 	unsigned int number;
@@ -330,6 +365,9 @@ struct call {
 	struct pool_fd *fd_entry; /* GET/SET: the known fd, if any */
 	int fd_open;              /* GET/SET: 1 open, 0 not open, -1 unknown */
 	int set_value;
+	enum legacy_op lop;       /* K_LEGACY_FORMED: what the request is */
+	int lfd;                  /* its fd (GET/SET/SELECT) */
+	int s64_version;          /* S64: the version sent */
 };
 
 static int device_fd;
@@ -377,6 +415,101 @@ static int pick_fd(struct call *c)
 	c->fd_entry = known(fd);
 	c->fd_open = c->fd_entry ? 1 : (fd < 0 || !is_open(fd)) ? 0 : -1;
 	return fd;
+}
+
+static const char *legacy_names[] = { "", "", "smaf-memfd", "smaf-cma", "deadbeef", "smaf-heap-system", "smaf-udmabuf",
+				      "smaf-vgem", "smaf-secretmem" };
+#define NLEGACY_NAMES (sizeof(legacy_names) / sizeof(legacy_names[0]))
+
+static void put32(unsigned char *p, unsigned off, uint32_t v) { memcpy(p + off, &v, 4); }
+static void put64(unsigned char *p, unsigned off, uint64_t v) { memcpy(p + off, &v, 8); }
+
+static void put_size(unsigned char *p, uint64_t v)
+{
+	size_t n = (size_t)v;
+	memcpy(p, &n, sizeof(n));
+}
+
+/* A well-formed legacy request of this program's ABI with plausible fields. */
+static void make_legacy(struct call *c)
+{
+	static const uint64_t lengths[] = { 0, 1, 4096, 16385, 1 << 20, 0x7FFFF000u, 0xFFFFFFFFu };
+	static const uint32_t flags[] = { 0, O_RDWR, O_CLOEXEC, O_RDWR | O_CLOEXEC, O_RDWR | O_CLOEXEC | O_NONBLOCK,
+					  0x1, 0xFFFFFFFFu };
+	unsigned char *a = memset(arena + 16384, 0, 256);
+	c->arg = a;
+	uint32_t which = below(10);
+	switch (which) {
+	case 0: /* v2 CREATE */
+	case 1: /* v3-v7 CREATE */
+		c->lop = LOP_CREATE;
+		put_size(a, lengths[below(7)]);
+		put32(a, SZ, flags[below(7)]);
+		if (which == 0) {
+			put32(a, SZ + 4, (uint32_t)next64());
+			c->number = IOC(3, 'S', 0, V2_CREATE_SIZE);
+		} else {
+			const char *n = legacy_names[below(NLEGACY_NAMES)];
+			memcpy(a + SZ + 4, n, strlen(n));
+			put32(a, SZ + 4 + 64, (uint32_t)next64());
+			c->number = IOC(3, 'S', 0, V3_CREATE_SIZE);
+		}
+		break;
+	case 2: { /* S64 CREATE */
+		c->lop = LOP_CREATE;
+		c->s64_version = below(8) == 0;
+		put64(a, 0, (uint64_t)c->s64_version);
+		put64(a, 8, lengths[below(7)]);
+		put32(a, 16, flags[below(7)]);
+		put64(a, 24, next64());
+		const char *n = legacy_names[below(NLEGACY_NAMES)];
+		memcpy(a + 36, n, strlen(n));
+		c->number = IOC(3, 'S', 0, S64_CREATE_SIZE);
+		break;
+	}
+	case 3: /* v2-v7 GET/SET, 8 bytes */
+	case 4:
+	case 5:
+	case 6: { /* S64 GET/SET */
+		int s64 = which >= 5, set = which == 4 || which == 6;
+		c->lop = set ? LOP_SET : LOP_GET;
+		c->lfd = pick_fd(c);
+		uint32_t secure = below(3) == 2 ? (uint32_t)next64() : below(2);
+		c->set_value = secure != 0;
+		if (s64) {
+			c->s64_version = below(8) == 0;
+			put64(a, 0, (uint64_t)c->s64_version);
+			int64_t fd = c->lfd;
+			if (below(16) == 0 && fd >= 0) {
+				fd += (int64_t)1 << 32; /* no fd at all */
+				c->fd_entry = NULL;
+				c->fd_open = 0;
+			}
+			put64(a, 8, (uint64_t)fd);
+			put32(a, 20, secure);
+			c->number = IOC(3, 'S', set ? 2 : 1, S64_SECURE_SIZE);
+		} else {
+			put32(a, 0, (uint32_t)c->lfd);
+			put32(a, 4, secure);
+			c->number = IOC(3, 'S', set ? 2 : 1, 8);
+		}
+		break;
+	}
+	case 7: /* v7 GET_INFO */
+		c->lop = LOP_INFO;
+		put32(a, 0, below(4) ? below(4) : (uint32_t)next64());
+		c->number = IOC(3, 'S', 3, 72);
+		break;
+	default: { /* v2 SELECT_BY_NAME */
+		c->lop = LOP_SELECT;
+		c->lfd = pick_fd(c);
+		put32(a, 0, (uint32_t)c->lfd);
+		const char *n = legacy_names[below(NLEGACY_NAMES)];
+		memcpy(a + 4, n, strlen(n));
+		c->number = IOC(3, 'S', 3, 68);
+		break;
+	}
+	}
 }
 
 static void make_call(struct call *c)
@@ -445,9 +578,13 @@ static void make_call(struct call *c)
 		break;
 	}
 	case K_EXTENSION: {
+		/* EXT_CONNECT with random bytes: its sock is hardly ever open, and
+		 * if it is, it is no socketpair this process made (EBADF, EINVAL,
+		 * EPERM), so the storm's own channel stays. */
 		static const unsigned int ext_numbers[] = { SMAF_IOC_EXT_HANDOFF, SMAF_IOC_EXT_STATUS,
-							    SMAF_IOC_EXT_CREATE_FOR, SMAF_IOC_EXT_DEVICES };
-		c->number = ext_numbers[below(4)];
+							    SMAF_IOC_EXT_CREATE_FOR, SMAF_IOC_EXT_DEVICES,
+							    SMAF_IOC_EXT_CONNECT };
+		c->number = ext_numbers[below(5)];
 		c->arg = random_arg(IOC_SIZE(c->number));
 		if (below(2))
 			memset(c->arg, 0, 8); /* version 0 */
@@ -481,6 +618,13 @@ static void make_call(struct call *c)
 	case K_LEGACY:
 		c->number = legacy_numbers[below(sizeof(legacy_numbers) / sizeof(legacy_numbers[0]))];
 		c->arg = random_arg(IOC_SIZE(c->number));
+		if (!legacy_served)
+			c->want = EINVAL;
+		break;
+	case K_LEGACY_FORMED:
+		make_legacy(c);
+		if (!legacy_served)
+			c->want = EINVAL;
 		break;
 	case K_BAD_POINTER: {
 		uint32_t which = below(3);
@@ -508,6 +652,91 @@ static void make_call(struct call *c)
 	}
 }
 
+/* A successful legacy SET of random bytes that happened to name a buffer
+ * of the pool changed its flag: keep the v10 GET checks right. */
+static void track_legacy_set(const struct call *c)
+{
+	const unsigned char *a = c->arg;
+	int32_t fd32, secure;
+	int64_t fd64;
+	if (c->number == 0xC0085302u) {
+		memcpy(&fd32, a, 4);
+		fd64 = fd32;
+		memcpy(&secure, a + 4, 4);
+	} else if (c->number == 0xC0485302u || c->number == 0xC0445302u) {
+		memcpy(&fd64, a + 8, 8);
+		memcpy(&secure, a + 20, 4);
+	} else {
+		return;
+	}
+	struct pool_fd *p = fd64 >= INT_MIN && fd64 <= INT_MAX ? known((int)fd64) : NULL;
+	if (p && (p->kind == OWN_BUFFER || p->kind == RECEIVED_BUFFER))
+		p->secure = secure != 0;
+}
+
+/* The well-formed legacy requests, served (--generations all). */
+static void check_legacy(unsigned long i, struct call *c, int r, int e)
+{
+	if (c->s64_version) {
+		checks++;
+		if (r == 0 || e != EINVAL)
+			violation(i, c, r, e, "S64 with version 1 must be EINVAL");
+		return;
+	}
+	struct pool_fd *p = c->fd_entry;
+	int buffer = p && (p->kind == OWN_BUFFER || p->kind == RECEIVED_BUFFER);
+	switch (c->lop) {
+	case LOP_GET: {
+		uint32_t got;
+		memcpy(&got, (unsigned char *)c->arg + (IOC_SIZE(c->number) == 8 ? 4 : 20), 4);
+		if (c->fd_open == 0 || c->lfd == -1) {
+			checks++;
+			if (r == 0 || e != EINVAL)
+				violation(i, c, r, e, "a legacy GET_SECURE_FLAG on an fd that is not open must be EINVAL");
+		} else if (p) {
+			checks++;
+			int want = buffer ? p->secure : 0;
+			if (r != 0)
+				violation(i, c, r, e, "a legacy GET_SECURE_FLAG on an open fd must succeed");
+			else if ((int)got != want) {
+				char why[160];
+				snprintf(why, sizeof(why), "legacy GET_SECURE_FLAG on %s (fd %d) read %u, expected %d", p->what, p->fd,
+					 got, want);
+				violation(i, c, r, e, why);
+			}
+		}
+		break;
+	}
+	case LOP_SET:
+		if (r == 0 && buffer)
+			p->secure = c->set_value;
+		if ((p && !buffer) || c->fd_open == 0) {
+			checks++;
+			if (r == 0 || e != EINVAL)
+				violation(i, c, r, e, "a legacy SET_SECURE_FLAG on anything but a buffer must be EINVAL");
+		}
+		break;
+	case LOP_SELECT:
+		checks++;
+		if (r == 0 || e != EINVAL)
+			violation(i, c, r, e, "SELECT_BY_NAME on anything but a new v2 buffer must be EINVAL");
+		break;
+	case LOP_INFO: {
+		int32_t index;
+		memcpy(&index, c->arg, 4);
+		if (index < 0) {
+			checks++;
+			if (r == 0 || e != EINVAL)
+				violation(i, c, r, e, "v7 GET_INFO with a negative index must be EINVAL");
+		}
+		break;
+	}
+	case LOP_CREATE:
+	case LOP_NONE:
+		break;
+	}
+}
+
 /* Checks one reply against the documented set and docs/differences.md's promises. */
 static void check_reply(unsigned long i, struct call *c, int r, int e)
 {
@@ -516,8 +745,15 @@ static void check_reply(unsigned long i, struct call *c, int r, int e)
 	if (c->want >= 0) {
 		checks++;
 		if (r == 0 || e != c->want)
-			violation(i, c, r, e, c->want == EFAULT ? "expected EFAULT" : "expected E2BIG (more devices than the struct holds)");
+			violation(i, c, r, e,
+				  c->want == EFAULT   ? "expected EFAULT"
+				  : c->want == EINVAL ? "expected EINVAL (a legacy request, the generation not enabled)"
+						      : "expected E2BIG (more devices than the struct holds)");
 	}
+	if (c->kind == K_LEGACY && legacy_served && r == 0)
+		track_legacy_set(c);
+	if (c->kind == K_LEGACY_FORMED && legacy_served)
+		check_legacy(i, c, r, e);
 	if (c->kind != K_GET_SECURE && c->kind != K_SET_SECURE)
 		return;
 	struct smaf_secure_flag *s = c->arg;
@@ -572,15 +808,20 @@ int main(int argc, char **argv)
 			calls = strtoul(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = 1;
+		else if (!strcmp(argv[i], "--generations") && i + 1 < argc && !strcmp(argv[i + 1], "all"))
+			legacy_served = 1, i++;
+		else if (!strcmp(argv[i], "--generations") && i + 1 < argc && !strcmp(argv[i + 1], "v10"))
+			legacy_served = 0, i++;
 		else {
-			fprintf(stderr, "usage: %s [--device PATH] [--seed N] [--calls N] [--verbose]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--device PATH] [--seed N] [--calls N] [--generations v10|all] [--verbose]\n",
+				argv[0]);
 			return 2;
 		}
 	}
 	setenv("SMAF_DEVICE", device, 1); /* libsmaf, in this process and the child */
 	rng = seed;
-	printf("ioctl-storm: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %lu calls on %s\n", seed, seed, calls,
-	       device);
+	printf("ioctl-storm: seed %" PRIu64 " (repeat with --seed %" PRIu64 "), %lu calls on %s, legacy generations %s\n", seed,
+	       seed, calls, device, legacy_served ? "served (--generations all)" : "refused (--generations v10)");
 	fflush(stdout);
 	if (setup_memory() != 0) {
 		perror("ioctl-storm: memory setup");

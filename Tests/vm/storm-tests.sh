@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
-# The random-ioctl storm (issue 4): starts smafd, sends it 100,000 seeded
+# The random-ioctl storm (issue 4): starts smafd, sends it 80,000 seeded
 # random ioctl() calls (ioctl_storm.c: every 'S' nr, direction and size,
 # other types, the v10 requests with random and plausible structs, odd fds,
-# bad pointers), then checks that the same daemon is still running and still
-# right: the C ABI test, libsmaf's test cases, buffer-test's cases and a raw
-# CREATE through the shim pass against it, no buffer outlives the storm,
-# smafctl's queries still work, and it stops cleanly. Prints "ok"/"FAIL" lines and "storm-tests: N passed, M failed".
+# bad pointers, the legacy numbers of every generation, which a default
+# smafd must all answer with EINVAL), then checks that the same daemon is
+# still running and still right: the C ABI test, libsmaf's test cases,
+# buffer-test's cases and a raw CREATE through the shim pass against it, no
+# buffer outlives the storm, smafctl's queries still work, and it stops
+# cleanly. Then a second storm of 20,000 calls against smafd
+# --abi-generations all (issue 12: the legacy requests served, with
+# well-formed structs too), after which the same daemon must pass the v7
+# program and libsmaf's test cases. Prints "ok"/"FAIL" lines and
+# "storm-tests: N passed, M failed".
 #
 #   Tests/vm/storm-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
-#   SMAF_STORM_SEED=N repeats a run; SMAF_STORM_CALLS=N changes its length.
+#   SMAF_STORM_SEED=N repeats a run; SMAF_STORM_CALLS=N and
+#   SMAF_STORM_CALLS_ALL=N change the two storms' lengths.
 . "$(dirname "$0")/testlib.sh"
-setup storm-tests "$1" "$2" ioctl-storm smaf-abi-test libsmaf-suite raw-create
+setup storm-tests "$1" "$2" ioctl-storm smaf-abi-test libsmaf-suite raw-create gen-v7
 SMAFCTL=$(dirname "$SMAFD")/smafctl
-CALLS=${SMAF_STORM_CALLS:-100000}
+# 80,000 + 20,000: as long as the single 100,000-call storm before issue 12.
+CALLS=${SMAF_STORM_CALLS:-80000}
+CALLS_ALL=${SMAF_STORM_CALLS_ALL:-20000}
 # smafd runs at its default log level: at debug it writes a line per refused
 # request, which halves the storm's rate under the VM's emulated CPU (the
 # refusal messages themselves are rendered by the fuzzer, scripts/fuzz).
@@ -28,8 +37,8 @@ log=$WORK/smafd.log
 start_smafd "$log" --max-buffer-size 16M --max-bytes-per-user 256M || { finish; exit 1; }
 rss0=$(rss_kb)
 
-echo "# --- the storm: $CALLS random ioctl() calls"
-storm=("$BIN/ioctl-storm" --calls "$CALLS")
+echo "# --- the storm: $CALLS random ioctl() calls (legacy generations not enabled: all EINVAL)"
+storm=("$BIN/ioctl-storm" --calls "$CALLS" --generations v10)
 [ -n "${SMAF_STORM_SEED:-}" ] && storm+=(--seed "$SMAF_STORM_SEED")
 start=$(now_ms)
 run_test "every reply to $CALLS random ioctls is a success or a documented errno" "${storm[@]}"
@@ -56,8 +65,26 @@ run_test "raw CREATE through the shim passes after the storm" \
 	env LD_PRELOAD="$BIN/libsmaf-preload.so" "$BIN/raw-create" expect-fd
 
 stop_smafd
-if [ "$fail" != 0 ]; then
-	echo "# last lines of smafd's log:"
-	tail -n 20 "$log" | sed 's/^/    /'
-fi
+[ "$fail" != 0 ] && { echo "# last lines of smafd's log:"; tail -n 20 "$log" | sed 's/^/    /'; }
+
+# ---- the storm again, every legacy generation served -----------------------------
+fail0=$fail
+log=$WORK/smafd-all.log
+start_smafd "$log" --abi-generations all --max-buffer-size 16M --max-bytes-per-user 256M || { finish; exit 1; }
+echo "# --- the storm: $CALLS_ALL random ioctl() calls, smafd --abi-generations all"
+storm=("$BIN/ioctl-storm" --calls "$CALLS_ALL" --generations all)
+[ -n "${SMAF_STORM_SEED:-}" ] && storm+=(--seed "$SMAF_STORM_SEED")
+start=$(now_ms)
+run_test "every reply to $CALLS_ALL random ioctls, legacy ones served, is a success or a documented errno" "${storm[@]}"
+echo "# storm wall time: $(($(now_ms) - start)) ms"
+expect "smafd --abi-generations all is still running after the storm" kill -0 "$PID"
+live=$(wait_status live_buffers 0)
+expect "no buffer outlives the storm process (live_buffers=$live)" test "${live%% *}" = 0
+channels=$(wait_status channels 0)
+expect "its handoff channel is gone (channels=$channels)" test "${channels%% *}" = 0
+run_test "the v7 program passes through the shim after the storm" \
+	env LD_PRELOAD="$BIN/libsmaf-preload.so" "$BIN/gen-v7" $(expected_allocator_args)
+run_test "libsmaf-suite passes after the storm" "$BIN/libsmaf-suite" --secure-mmap succeed
+stop_smafd
+[ "$fail" != "$fail0" ] && { echo "# last lines of smafd's log:"; tail -n 20 "$log" | sed 's/^/    /'; }
 finish
