@@ -7,13 +7,16 @@
 # through the 32-bit shim (ENOTCONN without it) pass against the default
 # smafd; with --abi-generations all, the i386 builds of the generation
 # programs (ILP32 layouts: v2 CREATE 12 bytes, v3-v7 CREATE 76, S64 132/68)
-# pass through the 32-bit shim. `file` must call every program and both
-# libraries ELF 32-bit. Prints "ok"/"FAIL" lines and
+# pass through the 32-bit shim. A short i386 ioctl storm runs against each
+# daemon (random numbers through CUSE's compat path; legacy requests EINVAL,
+# then served). `file` must call every program and both libraries ELF 32-bit. Prints "ok"/"FAIL" lines and
 # "compat32-tests: N passed, M failed".
 #
 #   Tests/vm/compat32-tests.sh SMAFD_BINARY BUILD32_DIR      (BUILD32_DIR: .build/c32)
 . "$(dirname "$0")/testlib.sh"
-PROGS=(smaf-abi-test libsmaf-suite raw-create gen-v2 gen-v3 gen-v7 gen-s64)
+PROGS=(smaf-abi-test libsmaf-suite raw-create gen-v2 gen-v3 gen-v7 gen-s64 ioctl-storm)
+# As storm-tests.sh: the storm's buffers queue up unread, these bound them.
+LIMITS=(--max-buffer-size 16M --max-bytes-per-user 256M)
 if [ ! -e "${2:-}/libsmaf.so.0" ]; then
 	bad "no 32-bit build in '${2:-}' (scripts/build-c --m32 makes .build/c32; it needs gcc-multilib)"
 	finish
@@ -32,7 +35,7 @@ expect "buffer-test loads the 32-bit libsmaf next to it" bash -c "ldd '$BIN/buff
 
 # ---- 1. the default smafd: v10 from i386 ----------------------------------------
 log=$WORK/default.log
-start_smafd "$log" || { finish; exit 1; }
+start_smafd "$log" "${LIMITS[@]}" || { finish; exit 1; }
 run_test "i386 smaf-abi-test: the v10 ABI from a 32-bit caller" "$BIN/smaf-abi-test" "${ALLOC[@]}"
 run_test "i386 libsmaf-suite (libsmaf's test cases)" "$BIN/libsmaf-suite" --secure-mmap succeed
 for sub in share flags; do
@@ -45,17 +48,22 @@ run_test "i386 gen-v3 on a default daemon: the 76-byte CREATE (0xC04C5300) is re
 	"${SHIM[@]}" "$BIN/gen-v3" --expect-refused
 expect "  ... smafd's log names the ILP32 request it refused" \
 	bash -c "tail -c +$((offset + 1)) '$log' | grep -i refused | grep -i 'legacy request' | grep -qi 'ILP32\|76-byte\|i386\|32-bit'"
+run_test "i386 ioctl-storm, 10,000 calls: every reply documented, legacy ones EINVAL" \
+	"$BIN/ioctl-storm" --calls 10000 --generations v10
+expect "smafd is still running after the i386 storm" kill -0 "$PID"
 live=$(wait_status live_buffers 0)
 expect "no buffer of the i386 programs is left (live_buffers=$live)" test "${live%% *}" = 0
 stop_smafd
 
 # ---- 2. every generation, ILP32 layouts -----------------------------------------------
 log=$WORK/all.log
-start_smafd "$log" --abi-generations all || { finish; exit 1; }
+start_smafd "$log" --abi-generations all "${LIMITS[@]}" || { finish; exit 1; }
 for g in v2 v3 v7 s64; do
 	run_test "i386 gen-$g (ILP32 layout) through the 32-bit shim" "${SHIM[@]}" "$BIN/gen-$g" "${ALLOC[@]}"
 done
 run_test "i386 gen-v7 without the shim: CREATE fails with ENOTCONN, GET_INFO works" "$BIN/gen-v7" --expect-enotconn
+run_test "i386 ioctl-storm, 5,000 calls, legacy requests served" "$BIN/ioctl-storm" --calls 5000 --generations all
+expect "smafd is still running after the i386 storm" kill -0 "$PID"
 run_test "i386 libsmaf-suite still passes with every generation on" "$BIN/libsmaf-suite" --secure-mmap succeed
 live=$(wait_status live_buffers 0)
 expect "no buffer of the i386 programs is left (live_buffers=$live)" test "${live%% *}" = 0
