@@ -48,8 +48,8 @@ run_test "i386 gen-v3 on a default daemon: the 76-byte CREATE (0xC04C5300) is re
 	"${SHIM[@]}" "$BIN/gen-v3" --expect-refused
 expect "  ... smafd's log names the ILP32 request it refused" \
 	bash -c "tail -c +$((offset + 1)) '$log' | grep -i refused | grep -i 'legacy request' | grep -qi 'ILP32\|76-byte\|i386\|32-bit'"
-run_test "i386 ioctl-storm, 10,000 calls: every reply documented, legacy ones EINVAL" \
-	"$BIN/ioctl-storm" --calls 10000 --generations v10
+run_test "i386 ioctl-storm, 5,000 calls: every reply documented, legacy ones EINVAL" \
+	"$BIN/ioctl-storm" --calls 5000 --generations v10
 expect "smafd is still running after the i386 storm" kill -0 "$PID"
 live=$(wait_status live_buffers 0)
 expect "no buffer of the i386 programs is left (live_buffers=$live)" test "${live%% *}" = 0
@@ -62,7 +62,7 @@ for g in v2 v3 v7 s64; do
 	run_test "i386 gen-$g (ILP32 layout) through the 32-bit shim" "${SHIM[@]}" "$BIN/gen-$g" "${ALLOC[@]}"
 done
 run_test "i386 gen-v7 without the shim: CREATE fails with ENOTCONN, GET_INFO works" "$BIN/gen-v7" --expect-enotconn
-run_test "i386 ioctl-storm, 5,000 calls, legacy requests served" "$BIN/ioctl-storm" --calls 5000 --generations all
+run_test "i386 ioctl-storm, 3,000 calls, legacy requests served" "$BIN/ioctl-storm" --calls 3000 --generations all
 expect "smafd is still running after the i386 storm" kill -0 "$PID"
 run_test "i386 libsmaf-suite still passes with every generation on" "$BIN/libsmaf-suite" --secure-mmap succeed
 live=$(wait_status live_buffers 0)
