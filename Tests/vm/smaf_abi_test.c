@@ -6,6 +6,8 @@
  *
  *   smaf_abi_test [--device PATH] [--secure-module testsecure|deny-cpu|none]
  *                 [--allocator NAME]...   (names GET_INFO must list, in order)
+ *                 [--legacy-served]       (smafd --abi-generations all: the
+ *                                          older numbers are answered, not EINVAL)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
 	const char *secure_module = "testsecure";
 	const char *expected[16];
 	int nexpected = 0;
+	int legacy_served = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--device") && i + 1 < argc)
@@ -82,8 +85,10 @@ int main(int argc, char **argv)
 			secure_module = argv[++i];
 		else if (!strcmp(argv[i], "--allocator") && i + 1 < argc && nexpected < 16)
 			expected[nexpected++] = argv[++i];
+		else if (!strcmp(argv[i], "--legacy-served"))
+			legacy_served = 1;
 		else {
-			fprintf(stderr, "usage: %s [--device PATH] [--secure-module M] [--allocator NAME]...\n", argv[0]);
+			fprintf(stderr, "usage: %s [--device PATH] [--secure-module M] [--allocator NAME]... [--legacy-served]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -220,8 +225,20 @@ int main(int argc, char **argv)
 	unsigned char legacy[256];
 	memset(legacy, 0, sizeof(legacy));
 	expect_errno(fd, 0xC0505300u, legacy, 80, EINVAL, "legacy v3-v7 CREATE 0xC0505300");
-	expect_errno(fd, 0xC0085301u, legacy, 8, EINVAL, "legacy v2-v7 GET_SECURE_FLAG 0xC0085301");
-	expect_errno(fd, 0xC0485303u, legacy, 72, EINVAL, "legacy v7 GET_INFO 0xC0485303");
+	if (legacy_served) {
+		/* Translated: fd 0 is open and no buffer (reads 0); index 0 exists.
+		 * The zeroed CREATEs above and below stay EINVAL (length 0). */
+		int r = ioctl(fd, 0xC0085301u, legacy);
+		check(r == 0 && legacy[4] == 0, "legacy v2-v7 GET_SECURE_FLAG 0xC0085301 of fd 0 served: 0 (r=%d)", r);
+		memset(legacy, 0, sizeof(legacy));
+		r = ioctl(fd, 0xC0485303u, legacy);
+		check(r == 0 && legacy[4] >= 1 && legacy[8] != 0, "legacy v7 GET_INFO 0xC0485303 index 0 served: count %u, '%.64s' (r=%d)",
+		      legacy[4], (char *)legacy + 8, r);
+		memset(legacy, 0, sizeof(legacy));
+	} else {
+		expect_errno(fd, 0xC0085301u, legacy, 8, EINVAL, "legacy v2-v7 GET_SECURE_FLAG 0xC0085301");
+		expect_errno(fd, 0xC0485303u, legacy, 72, EINVAL, "legacy v7 GET_INFO 0xC0485303");
+	}
 	expect_errno(fd, 0xC0885300u, legacy, 136, EINVAL, "64-bit-fd variant CREATE 0xC0885300");
 	expect_errno(fd, _IOWR('S', 4, struct smaf_info), legacy, 128, EINVAL, "unknown _IOWR('S', 4)");
 	expect_errno(fd, _IO('S', 9), NULL, 0, EINVAL, "unknown _IO('S', 9)");
