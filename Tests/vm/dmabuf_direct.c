@@ -168,10 +168,21 @@ static void check_route(enum dr_route route, int drm, int vivid0, int vivid1)
 		if (route == DR_UDMABUF_HUGETLB)
 			vt_check(r == 0, "%s: vivid instance 1 (dma-contig) accepts it: one huge page is contiguous %s %s", rn, step,
 				 r ? vt_errname(-r) : "");
-		else
+		else {
+			/* Shmem pages are contiguous now and then by chance (a fresh
+			 * VM hands out runs of consecutive pages): then two more. */
+			for (int again = 0; r == 0 && again < 2; again++) {
+				int fd2 = -1;
+				printf("# %s: accepted by vivid instance 1: its pages happened to be contiguous; another buffer\n", rn);
+				if (dr_udmabuf_over((size_t)size, 0, &fd2) != 0)
+					break;
+				r = imp_vivid_capture(vivid1, fd2, (size_t)size, FRAME_TIMEOUT_MS, &step);
+				close(fd2);
+			}
 			vt_check(r == -EFAULT && !strcmp(step, "QBUF"),
 				 "%s: vivid instance 1 (dma-contig) refuses it at QBUF with EFAULT: not contiguous (%s %s)", rn, step,
 				 r ? vt_errname(-r) : "captured");
+		}
 	} else if (vivid1 >= 0 && dmabuf) {
 		const char *step;
 		r = imp_vivid_capture(vivid1, fd, (size_t)size, FRAME_TIMEOUT_MS, &step);
