@@ -275,27 +275,42 @@ public final class HandoffServer: Sendable {
             close(fd)
             return failure
         }
-        var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
-        let result = channels.withLock { map -> (SmafErrno, String)? in
-            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else {
-                close(fd)
-                return (.EMFILE, "limit: the process already has --max-channels-per-process \(maxChannelsPerProcess) channels")
-            }
-            let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
-            guard n == HandoffProtocol.messageSize else {
-                close(fd)
-                return (.EINVAL, "the welcome could not be sent (\(String(cString: strerror(errno))))")
-            }
-            map[pid, default: []].append(Channel(fd: fd, uid: uid))
-            return nil
+        switch register(fd, process: pid, uid: uid) {
+        case .registered: break
+        case .overLimit:
+            return (.EMFILE, "limit: the process already has --max-channels-per-process \(maxChannelsPerProcess) channels")
+        case .welcomeFailed:
+            return (.EINVAL, "the welcome could not be sent")
         }
-        guard result == nil else { return result }
         // The loop polls the channels it knew when it last woke: wake it so
         // this one's hang-up and queries are seen.
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
         logger.debug("handoff channel of process \(pid) (uid \(uid)) adopted from its socket pair")
         return nil
+    }
+
+    enum Registration { case registered, overLimit, welcomeFailed }
+
+    /// Makes `fd` a channel of process `pid` unless it has its limit of
+    /// them, and sends the welcome; fd is closed unless registered. One
+    /// step under the lock: registered before the welcome goes out, so a
+    /// CREATE made after the client has read it always finds the channel.
+    private func register(_ fd: Int32, process pid: Int32, uid: UInt32) -> Registration {
+        var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
+        return channels.withLock { map -> Registration in
+            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else {
+                close(fd)
+                return .overLimit
+            }
+            map[pid, default: []].append(Channel(fd: fd, uid: uid))
+            let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
+            guard n == HandoffProtocol.messageSize else {
+                Self.drop(fd, of: pid, in: &map)
+                return .welcomeFailed
+            }
+            return .registered
+        }
     }
 
     /// Accepts one pending connection; false when there is none (EAGAIN) or
@@ -309,19 +324,7 @@ public final class HandoffServer: Sendable {
             close(fd)
             return true
         }
-        var welcome = HandoffProtocol.message(token: 0, flags: 0, length: 0)
-        let accepted = channels.withLock { map -> Bool in
-            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else {
-                close(fd)
-                return false
-            }
-            map[pid, default: []].append(Channel(fd: fd, uid: uid))
-            // Registered before the welcome goes out, so a CREATE made after
-            // the client has read it always finds the channel.
-            let n = withUnsafeBytes(of: &welcome) { smaf_sys_send_with_fd(fd, $0.baseAddress, HandoffProtocol.messageSize, -1) }
-            if n != HandoffProtocol.messageSize { Self.drop(fd, of: pid, in: &map) }
-            return true
-        }
+        let accepted = register(fd, process: pid, uid: uid) != .overLimit
         if accepted {
             logger.debug("handoff channel opened by process \(pid) (uid \(uid))")
         } else {
