@@ -44,7 +44,7 @@ static int s64_create(int dev, uint64_t length, uint32_t flags, const char *name
 	struct smaf_create_data masked = c;
 	masked.fd = before.fd;
 	int echoed = !memcmp(&masked, &before, sizeof(c));
-	if (!gen_check(r == 0 && c.fd >= 0 && c.fd <= 0x7FFFFFFF && echoed,
+	if (!vt_check(r == 0 && c.fd >= 0 && c.fd <= 0x7FFFFFFF && echoed,
 		       "%s: CREATE %llu bytes flags 0x%x name '%s' puts an fd in the 64-bit field, the rest echoed (%s, fd %lld%s)",
 		       what, (unsigned long long)length, flags, name ? name : "", gen_result(r, e), (long long)c.fd,
 		       echoed ? "" : ", other fields changed"))
@@ -70,16 +70,16 @@ static void secure_round_trip(int dev, int fd)
 {
 	uint32_t one = 1, zero = 0, got = 99, v10 = 99;
 	int r = s64_secure(dev, 1, fd, &one);
-	gen_check(r == 0, "SET_SECURE_FLAG (S64) secure=1 (%s)", gen_result(r, errno));
+	vt_check(r == 0, "SET_SECURE_FLAG (S64) secure=1 (%s)", gen_result(r, errno));
 	r = s64_secure(dev, 0, fd, &got);
-	gen_check(r == 0 && got == 1, "GET_SECURE_FLAG (S64) reads 1 after SET 1 (%s, secure=%u)", gen_result(r, errno), got);
+	vt_check(r == 0 && got == 1, "GET_SECURE_FLAG (S64) reads 1 after SET 1 (%s, secure=%u)", gen_result(r, errno), got);
 	r = gen_v10_secure(dev, 0, fd, &v10);
-	gen_check(r == 0 && v10 == 1, "the v10 GET_SECURE_FLAG reads the same flag, 1 (%s, secure=%u)", gen_result(r, errno), v10);
+	vt_check(r == 0 && v10 == 1, "the v10 GET_SECURE_FLAG reads the same flag, 1 (%s, secure=%u)", gen_result(r, errno), v10);
 	r = s64_secure(dev, 1, fd, &zero);
-	gen_check(r == 0, "SET_SECURE_FLAG (S64) secure=0 (%s)", gen_result(r, errno));
+	vt_check(r == 0, "SET_SECURE_FLAG (S64) secure=0 (%s)", gen_result(r, errno));
 	got = 99;
 	r = s64_secure(dev, 0, fd, &got);
-	gen_check(r == 0 && got == 0, "GET_SECURE_FLAG (S64) reads 0 after SET 0 (%s, secure=%u)", gen_result(r, errno), got);
+	vt_check(r == 0 && got == 0, "GET_SECURE_FLAG (S64) reads 0 after SET 0 (%s, secure=%u)", gen_result(r, errno), got);
 
 	struct smaf_secure_flag s;
 	memset(&s, 0, sizeof(s));
@@ -89,7 +89,7 @@ static void secure_round_trip(int dev, int fd)
 	struct smaf_secure_flag before = s;
 	r = ioctl(dev, SMAF_IOC_GET_SECURE_FLAG, &s);
 	before.secure = s.secure;
-	gen_check(r == 0 && !memcmp(&s, &before, sizeof(s)), "GET_SECURE_FLAG (S64) echoes version, fd and reserved fields (%s)",
+	vt_check(r == 0 && !memcmp(&s, &before, sizeof(s)), "GET_SECURE_FLAG (S64) echoes version, fd and reserved fields (%s)",
 		  gen_result(r, errno));
 	s = before;
 	s.version = 1;
@@ -120,7 +120,7 @@ static void bad_fds(int dev)
 		gen_expect_errno(dev, SMAF_IOC_SET_SECURE_FLAG, &s, sizeof(s), EINVAL, "SET_SECURE_FLAG (S64) on a pipe");
 		uint32_t got = 99;
 		int r = s64_secure(dev, 0, p[0], &got);
-		gen_check(r == 0 && got == 0, "GET_SECURE_FLAG (S64) on a pipe (not a buffer) reads 0 (%s, secure=%u)",
+		vt_check(r == 0 && got == 0, "GET_SECURE_FLAG (S64) on a pipe (not a buffer) reads 0 (%s, secure=%u)",
 			  gen_result(r, errno), got);
 		close(p[0]);
 		close(p[1]);
@@ -145,16 +145,16 @@ static int enumerate(int dev, const struct gen_opts *o)
 		ok &= info.count == count && info.name[0] && memchr(info.name, 0, sizeof(info.name)) != NULL;
 		memcpy(listed[n], info.name, sizeof(info.name));
 		listed[n][MAX_NAME_LENGTH - 1] = '\0';
-		gen_note("  GET_INFO index %d of %u: %s", n, info.count, listed[n]);
+		vt_note("  GET_INFO index %d of %u: %s", n, info.count, listed[n]);
 		n++;
 	}
-	gen_check(n > 0 && (unsigned)n == count && r == -1 && e == EINVAL && ok,
+	vt_check(n > 0 && (unsigned)n == count && r == -1 && e == EINVAL && ok,
 		  "GET_INFO (v8's, 128 bytes) lists %d allocators, then EINVAL at index %u = count (%s)", n, count, gen_result(r, e));
 	if (o->n_allocators) {
 		int same = n == o->n_allocators;
 		for (int i = 0; same && i < n; i++)
 			same = !strcmp(listed[i], o->allocators[i]);
-		gen_check(same, "GET_INFO lists exactly the expected allocators, in rank order");
+		vt_check(same, "GET_INFO lists exactly the expected allocators, in rank order");
 	}
 	return n;
 }
@@ -216,7 +216,7 @@ static void refused(int dev)
 	int fd = gen_v10_create(dev, 4096, SMAF_RDWR | SMAF_CLOEXEC);
 	int p[2] = { -1, -1 };
 	if (fd < 0) {
-		gen_note("no v10 buffer (%s): GET/SET are tried on a pipe", gen_err(errno));
+		vt_note("no v10 buffer (%s): GET/SET are tried on a pipe", vt_errname(errno));
 		if (pipe(p) == 0)
 			fd = p[0];
 	}
@@ -234,16 +234,13 @@ static void refused(int dev)
 int main(int argc, char **argv)
 {
 	struct gen_opts o;
-	int u = gen_parse(argc, argv, &o);
+	int u = gen_start(argc, argv, &o, "gen-s64");
 	if (u)
 		return u;
 	if (o.secure_flag_served) {
 		gen_usage(argv[0]);
 		return 2;
 	}
-	char name[64];
-	snprintf(name, sizeof(name), "gen-s64 %s", gen_mode_name(o.mode));
-	gen_name = name;
 #if defined(__i386__)
 	const unsigned want_create = 0xC0845300u, want_get = 0xC0445301u, want_set = 0xC0445302u;
 	const size_t want_c = 132, want_s = 68;
@@ -251,17 +248,17 @@ int main(int argc, char **argv)
 	const unsigned want_create = 0xC0885300u, want_get = 0xC0485301u, want_set = 0xC0485302u;
 	const size_t want_c = 136, want_s = 72;
 #endif
-	gen_note("S64 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), GET_INFO 0x%08X (%zu) on %s",
+	vt_note("S64 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), GET_INFO 0x%08X (%zu) on %s",
 		 sizeof(long) == 8 ? "LP64" : "ILP32", (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data),
 		 (unsigned)SMAF_IOC_GET_SECURE_FLAG, (unsigned)SMAF_IOC_SET_SECURE_FLAG, sizeof(struct smaf_secure_flag),
 		 (unsigned)SMAF_IOC_GET_INFO, sizeof(struct smaf_info), o.device);
-	gen_check(SMAF_IOC_CREATE == want_create && SMAF_IOC_GET_SECURE_FLAG == want_get && SMAF_IOC_SET_SECURE_FLAG == want_set &&
+	vt_check(SMAF_IOC_CREATE == want_create && SMAF_IOC_GET_SECURE_FLAG == want_get && SMAF_IOC_SET_SECURE_FLAG == want_set &&
 			  sizeof(struct smaf_create_data) == want_c && sizeof(struct smaf_secure_flag) == want_s,
 		  "CREATE 0x%08X (%zu bytes), GET/SET 0x%08X/0x%08X (%zu), as spec section 2.2 gives for this ABI", want_create,
 		  want_c, want_get, want_set, want_s);
-	int dev = open(o.device, O_RDWR | O_CLOEXEC);
-	if (!gen_check(dev >= 0, "open %s %s", o.device, dev < 0 ? strerror(errno) : ""))
-		return gen_finish();
+	int dev = gen_open(&o);
+	if (dev < 0)
+		return vt_finish();
 	if (o.mode == GEN_WORKS) {
 		works(dev, &o);
 	} else if (o.mode == GEN_REFUSED) {
@@ -272,5 +269,5 @@ int main(int argc, char **argv)
 		bad_fds(dev);
 	}
 	close(dev);
-	return gen_finish();
+	return vt_finish();
 }

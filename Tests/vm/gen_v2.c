@@ -35,7 +35,7 @@ static int v2_create(int dev, size_t length, unsigned flags, const char *what)
 	errno = 0;
 	int r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	int e = errno;
-	if (!gen_check(r == 0 && c.fd >= 0, "%s: CREATE %zu bytes flags 0x%x gives an fd (%s, fd %d)", what, length, flags,
+	if (!vt_check(r == 0 && c.fd >= 0, "%s: CREATE %zu bytes flags 0x%x gives an fd (%s, fd %d)", what, length, flags,
 		       gen_result(r, e), c.fd))
 		return -1;
 	return c.fd;
@@ -54,7 +54,7 @@ static void select_checks(int dev, const struct gen_opts *o)
 {
 	const unsigned rw = O_RDWR | O_CLOEXEC;
 	if (!o->n_allocators)
-		gen_note("no --allocator given: SELECT_BY_NAME is tried with unknown names only");
+		vt_note("no --allocator given: SELECT_BY_NAME is tried with unknown names only");
 	for (int i = 0; i < o->n_allocators; i++) {
 		const char *a = o->allocators[i];
 		char what[160];
@@ -68,13 +68,13 @@ static void select_checks(int dev, const struct gen_opts *o)
 		errno = 0;
 		int r = ioctl(dev, SMAF_IOC_SELECT_BY_NAME, &s);
 		int e = errno;
-		gen_check(r == 0 && s.fd == fd, "SELECT_BY_NAME '%s' on a new, unused buffer succeeds (%s)", a, gen_result(r, e));
+		vt_check(r == 0 && s.fd == fd, "SELECT_BY_NAME '%s' on a new, unused buffer succeeds (%s)", a, gen_result(r, e));
 		if (i > 0)
-			gen_check(r == 0 && !gen_same_file(fd, &before),
+			vt_check(r == 0 && !gen_same_file(fd, &before),
 				  "  ... '%s' is not the allocator that made it (%s): fd %d is now another buffer", a,
 				  o->allocators[0], fd);
 		else
-			gen_note("  ... '%s' is the allocator an unnamed CREATE takes: fd %d is %s buffer", a, fd,
+			vt_note("  ... '%s' is the allocator an unnamed CREATE takes: fd %d is %s buffer", a, fd,
 				 gen_same_file(fd, &before) ? "the same" : "another");
 		snprintf(what, sizeof(what), "after SELECT_BY_NAME '%s'", a);
 		gen_check_buffer(fd, 16384, 1, 1, what);
@@ -97,13 +97,13 @@ static void select_checks(int dev, const struct gen_opts *o)
 		if (fd >= 0) {
 			int one = 1;
 			int r = pre8_secure(dev, 1, fd, &one);
-			gen_check(r == 0, "SET_SECURE_FLAG 1 on a new buffer (%s)", gen_result(r, errno));
+			vt_check(r == 0, "SET_SECURE_FLAG 1 on a new buffer (%s)", gen_result(r, errno));
 			struct smaf_select_by_name s = v2_select_req(fd, a);
 			gen_expect_errno(dev, SMAF_IOC_SELECT_BY_NAME, &s, sizeof(s), EINVAL, "SELECT_BY_NAME on a secured buffer");
 			close(fd);
 		}
 		fd = gen_v10_create(dev, 16384, rw);
-		if (gen_check(fd >= 0, "a buffer made with the v10 CREATE (%s)", fd >= 0 ? "ok" : gen_err(errno))) {
+		if (vt_check(fd >= 0, "a buffer made with the v10 CREATE (%s)", fd >= 0 ? "ok" : vt_errname(errno))) {
 			struct smaf_select_by_name s = v2_select_req(fd, a);
 			gen_expect_errno(dev, SMAF_IOC_SELECT_BY_NAME, &s, sizeof(s), EINVAL, "SELECT_BY_NAME on a v10-created buffer");
 			close(fd);
@@ -161,24 +161,21 @@ static void works(int dev, const struct gen_opts *o)
 int main(int argc, char **argv)
 {
 	struct gen_opts o;
-	int u = gen_parse(argc, argv, &o);
+	int u = gen_start(argc, argv, &o, "gen-v2");
 	if (u)
 		return u;
-	char name[64];
-	snprintf(name, sizeof(name), "gen-v2 %s", gen_mode_name(o.mode));
-	gen_name = name;
-	gen_note("v2 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), SELECT_BY_NAME 0x%08X (%zu) on %s",
+	vt_note("v2 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), SELECT_BY_NAME 0x%08X (%zu) on %s",
 		 sizeof(long) == 8 ? "LP64" : "ILP32", (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data),
 		 (unsigned)SMAF_IOC_GET_SECURE_FLAG, (unsigned)SMAF_IOC_SET_SECURE_FLAG, sizeof(struct smaf_secure_flag),
 		 (unsigned)SMAF_IOC_SELECT_BY_NAME, sizeof(struct smaf_select_by_name), o.device);
-	gen_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0105300u : 0xC00C5300u) &&
+	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0105300u : 0xC00C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 16u : 12u) &&
 			  SMAF_IOC_SELECT_BY_NAME == 0xC0445303u,
 		  "CREATE is 0x%08X (%zu bytes), SELECT_BY_NAME 0x%08X, as spec section 2.2 gives for this ABI",
 		  (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data), (unsigned)SMAF_IOC_SELECT_BY_NAME);
-	int dev = open(o.device, O_RDWR | O_CLOEXEC);
-	if (!gen_check(dev >= 0, "open %s %s", o.device, dev < 0 ? strerror(errno) : ""))
-		return gen_finish();
+	int dev = gen_open(&o);
+	if (dev < 0)
+		return vt_finish();
 	if (o.mode == GEN_WORKS) {
 		works(dev, &o);
 	} else if (o.mode == GEN_REFUSED) {
@@ -197,5 +194,5 @@ int main(int argc, char **argv)
 		pre8_secure_bad_fds(dev);
 	}
 	close(dev);
-	return gen_finish();
+	return vt_finish();
 }

@@ -17,23 +17,20 @@
 int main(int argc, char **argv)
 {
 	struct gen_opts o;
-	int u = gen_parse(argc, argv, &o);
+	int u = gen_start(argc, argv, &o, "gen-v3");
 	if (u)
 		return u;
-	char name[64];
-	snprintf(name, sizeof(name), "gen-v3 %s", gen_mode_name(o.mode));
-	gen_name = name;
-	gen_note("v3-v6 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu) on %s",
+	vt_note("v3-v6 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu) on %s",
 		 sizeof(long) == 8 ? "LP64" : "ILP32", (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data),
 		 (unsigned)SMAF_IOC_GET_SECURE_FLAG, (unsigned)SMAF_IOC_SET_SECURE_FLAG, sizeof(struct smaf_secure_flag),
 		 o.device);
-	gen_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
+	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 80u : 76u),
 		  "CREATE is 0x%08X, %zu bytes, as spec section 2.2 gives for this ABI", (unsigned)SMAF_IOC_CREATE,
 		  sizeof(struct smaf_create_data));
-	int dev = open(o.device, O_RDWR | O_CLOEXEC);
-	if (!gen_check(dev >= 0, "open %s %s", o.device, dev < 0 ? strerror(errno) : ""))
-		return gen_finish();
+	int dev = gen_open(&o);
+	if (dev < 0)
+		return vt_finish();
 	if (o.mode == GEN_WORKS)
 		named_checks(dev, o.allocators, o.n_allocators);
 	else if (o.mode == GEN_REFUSED)
@@ -41,5 +38,5 @@ int main(int argc, char **argv)
 	else
 		named_enotconn(dev);
 	close(dev);
-	return gen_finish();
+	return vt_finish();
 }

@@ -38,17 +38,17 @@ static int enumerate(int dev, const struct gen_opts *o)
 		terminated &= memchr(info.name, 0, sizeof(info.name)) != NULL && info.name[0];
 		memcpy(listed[n], info.name, sizeof(info.name));
 		listed[n][ALLOCATOR_NAME_LENGTH - 1] = '\0';
-		gen_note("  GET_INFO index %d of %d: %s", n, info.count, listed[n]);
+		vt_note("  GET_INFO index %d of %d: %s", n, info.count, listed[n]);
 		n++;
 	}
-	gen_check(n > 0 && r == -1 && e == EINVAL && n == count,
+	vt_check(n > 0 && r == -1 && e == EINVAL && n == count,
 		  "GET_INFO lists %d allocators, then EINVAL at index %d = count %d (%s)", n, n, count, gen_result(r, e));
-	gen_check(consistent && terminated, "every GET_INFO gives the same count, echoes its index, a NUL-terminated name");
+	vt_check(consistent && terminated, "every GET_INFO gives the same count, echoes its index, a NUL-terminated name");
 	if (o->n_allocators) {
 		int same = n == o->n_allocators;
 		for (int i = 0; same && i < n; i++)
 			same = !strcmp(listed[i], o->allocators[i]);
-		gen_check(same, "GET_INFO lists exactly the expected allocators, in rank order");
+		vt_check(same, "GET_INFO lists exactly the expected allocators, in rank order");
 	}
 	memset(&info, 0, sizeof(info));
 	info.index = -1;
@@ -62,25 +62,22 @@ static int enumerate(int dev, const struct gen_opts *o)
 int main(int argc, char **argv)
 {
 	struct gen_opts o;
-	int u = gen_parse(argc, argv, &o);
+	int u = gen_start(argc, argv, &o, "gen-v7");
 	if (u)
 		return u;
-	char name[64];
-	snprintf(name, sizeof(name), "gen-v7 %s", gen_mode_name(o.mode));
-	gen_name = name;
-	gen_note("v7 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), GET_INFO 0x%08X (%zu) on %s",
+	vt_note("v7 ABI (%s): CREATE 0x%08X (%zu bytes), GET/SET_SECURE_FLAG 0x%08X/0x%08X (%zu), GET_INFO 0x%08X (%zu) on %s",
 		 sizeof(long) == 8 ? "LP64" : "ILP32", (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data),
 		 (unsigned)SMAF_IOC_GET_SECURE_FLAG, (unsigned)SMAF_IOC_SET_SECURE_FLAG, sizeof(struct smaf_secure_flag),
 		 (unsigned)SMAF_IOC_GET_INFO, sizeof(struct smaf_info), o.device);
-	gen_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
+	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 80u : 76u) &&
 			  SMAF_IOC_GET_INFO == 0xC0485303u && sizeof(struct smaf_info) == 72,
 		  "CREATE is 0x%08X (%zu bytes), GET_INFO 0x%08X (%zu), as spec section 2.2 gives for this ABI",
 		  (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data), (unsigned)SMAF_IOC_GET_INFO,
 		  sizeof(struct smaf_info));
-	int dev = open(o.device, O_RDWR | O_CLOEXEC);
-	if (!gen_check(dev >= 0, "open %s %s", o.device, dev < 0 ? strerror(errno) : ""))
-		return gen_finish();
+	int dev = gen_open(&o);
+	if (dev < 0)
+		return vt_finish();
 	if (o.mode == GEN_WORKS) {
 		int n = enumerate(dev, &o);
 		const char *names[32];
@@ -97,10 +94,10 @@ int main(int argc, char **argv)
 		memset(&info, 0, sizeof(info));
 		int r = ioctl(dev, SMAF_IOC_GET_INFO, &info);
 		int e = errno;
-		gen_check(r == 0 && info.count > 0 && info.name[0], "GET_INFO index 0 needs no channel (%s, count %d)",
+		vt_check(r == 0 && info.count > 0 && info.name[0], "GET_INFO index 0 needs no channel (%s, count %d)",
 			  gen_result(r, e), info.count);
 		named_enotconn(dev);
 	}
 	close(dev);
-	return gen_finish();
+	return vt_finish();
 }

@@ -38,65 +38,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- results ------------------------------------------------------------ */
+#include "../vtresults.h"
 
-static const char *gen_name = "gen";
-static int gen_passed, gen_failed;
-
-__attribute__((format(printf, 2, 3))) static inline int gen_check(int ok, const char *fmt, ...)
-{
-	char msg[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	printf("%s - %s\n", ok ? "ok" : "FAIL", msg);
-	fflush(stdout);
-	if (ok)
-		gen_passed++;
-	else
-		gen_failed++;
-	return ok;
-}
-
-__attribute__((format(printf, 1, 2))) static inline void gen_note(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	printf("# ");
-	vprintf(fmt, ap);
-	printf("\n");
-	fflush(stdout);
-	va_end(ap);
-}
-
-static inline int gen_finish(void)
-{
-	printf("%s: %d passed, %d failed\n", gen_name, gen_passed, gen_failed);
-	fflush(stdout);
-	return gen_failed || !gen_passed ? 1 : 0;
-}
-
-static inline const char *gen_err(int e)
-{
-	switch (e) {
-	case 0: return "no error";
-	case EINVAL: return "EINVAL";
-	case ENOTCONN: return "ENOTCONN";
-	case EFAULT: return "EFAULT";
-	case EBADF: return "EBADF";
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case ENOMEM: return "ENOMEM";
-	case ENOTTY: return "ENOTTY";
-	default: return strerror(e);
-	}
-}
+/* ---- results: vt_check, vt_note, vt_finish, vt_errname ------------------- */
 
 /* "r=0" or "EINVAL" for the result of a call. */
 static inline const char *gen_result(int r, int e)
 {
-	return r == 0 ? "succeeded" : gen_err(e);
+	return r == 0 ? "succeeded" : vt_errname(e);
 }
 
 /* ---- options ------------------------------------------------------------ */
@@ -152,6 +101,27 @@ static inline const char *gen_mode_name(enum gen_mode m)
 	return m == GEN_REFUSED ? "expect-refused" : m == GEN_ENOTCONN ? "expect-enotconn" : "works";
 }
 
+/* Parses the options into o and names the result lines "PROG MODE". Not 0:
+ * the exit status (a usage error). */
+static inline int gen_start(int argc, char **argv, struct gen_opts *o, const char *prog)
+{
+	int u = gen_parse(argc, argv, o);
+	if (u)
+		return u;
+	static char name[64];
+	snprintf(name, sizeof(name), "%s %s", prog, gen_mode_name(o->mode));
+	vt_init(name);
+	return 0;
+}
+
+/* The device, opened read-write, as a check; -1 if it cannot be. */
+static inline int gen_open(const struct gen_opts *o)
+{
+	int dev = open(o->device, O_RDWR | O_CLOEXEC);
+	vt_check(dev >= 0, "open %s %s", o->device, dev < 0 ? strerror(errno) : "");
+	return dev;
+}
+
 /* ---- calls -------------------------------------------------------------- */
 
 /* An ioctl that must fail with `want`, leaving the struct as it was. */
@@ -166,8 +136,8 @@ static inline int gen_expect_errno(int dev, unsigned long req, void *arg, size_t
 	int r = ioctl(dev, req, arg);
 	int e = errno;
 	int untouched = !(arg && size) || !memcmp(before, arg, size);
-	return gen_check(r == -1 && e == want && untouched, "%s (0x%08lX, %zu bytes) -> %s, struct untouched (got %s%s)", what,
-			 req, size, gen_err(want), gen_result(r, e), untouched ? "" : ", struct changed");
+	return vt_check(r == -1 && e == want && untouched, "%s (0x%08lX, %zu bytes) -> %s, struct untouched (got %s%s)", what,
+			 req, size, vt_errname(want), gen_result(r, e), untouched ? "" : ", struct changed");
 }
 
 static inline size_t gen_page(void)
@@ -238,10 +208,10 @@ static inline int gen_check_buffer(int fd, size_t length, int rdwr, int cloexec,
 			munmap(p, length);
 			snprintf(why, sizeof(why), "a writable shared mapping of a read-only buffer succeeded");
 		} else if (errno != EACCES) {
-			snprintf(why, sizeof(why), "a writable shared mapping failed with %s, not EACCES", gen_err(errno));
+			snprintf(why, sizeof(why), "a writable shared mapping failed with %s, not EACCES", vt_errname(errno));
 		}
 	}
-	return gen_check(!why[0], "%s: fd %d, %s%s, %zu bytes, %s%s%s", what, fd, rdwr ? "O_RDWR" : "read-only",
+	return vt_check(!why[0], "%s: fd %d, %s%s, %zu bytes, %s%s%s", what, fd, rdwr ? "O_RDWR" : "read-only",
 			 cloexec ? "+FD_CLOEXEC" : "", size, rdwr ? "zero-filled, data round trip through mmap" : "zero-filled, no writable mapping (EACCES)",
 			 why[0] ? ": " : "", why);
 }

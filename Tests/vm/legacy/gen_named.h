@@ -28,7 +28,7 @@ static int named_create(int dev, size_t length, unsigned flags, const char *name
 	errno = 0;
 	int r = ioctl(dev, SMAF_IOC_CREATE, &c);
 	int e = errno;
-	if (!gen_check(r == 0 && c.fd >= 0, "%s: CREATE %zu bytes flags 0x%x name '%s' gives an fd (%s, fd %d)", what, length, flags,
+	if (!vt_check(r == 0 && c.fd >= 0, "%s: CREATE %zu bytes flags 0x%x name '%s' gives an fd (%s, fd %d)", what, length, flags,
 		       name ? name : "", gen_result(r, e), c.fd))
 		return -1;
 	return c.fd;

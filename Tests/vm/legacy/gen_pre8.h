@@ -31,21 +31,21 @@ static inline void pre8_secure_round_trip(int dev, int fd, const char *what)
 	uint32_t v10 = 99;
 	int r = pre8_secure(dev, 1, fd, &one);
 	e = errno;
-	gen_check(r == 0, "%s: SET_SECURE_FLAG (8-byte struct) secure=1 (%s)", what, gen_result(r, e));
+	vt_check(r == 0, "%s: SET_SECURE_FLAG (8-byte struct) secure=1 (%s)", what, gen_result(r, e));
 	r = pre8_secure(dev, 0, fd, &got);
 	e = errno;
-	gen_check(r == 0 && got == 1, "%s: GET_SECURE_FLAG reads 1 after SET 1 (%s, secure=%d)", what, gen_result(r, e), got);
+	vt_check(r == 0 && got == 1, "%s: GET_SECURE_FLAG reads 1 after SET 1 (%s, secure=%d)", what, gen_result(r, e), got);
 	r = gen_v10_secure(dev, 0, fd, &v10);
 	e = errno;
-	gen_check(r == 0 && v10 == 1, "%s: the v10 GET_SECURE_FLAG reads the same flag, 1 (%s, secure=%u)", what,
+	vt_check(r == 0 && v10 == 1, "%s: the v10 GET_SECURE_FLAG reads the same flag, 1 (%s, secure=%u)", what,
 		  gen_result(r, e), v10);
 	r = pre8_secure(dev, 1, fd, &zero);
 	e = errno;
-	gen_check(r == 0, "%s: SET_SECURE_FLAG secure=0 (%s)", what, gen_result(r, e));
+	vt_check(r == 0, "%s: SET_SECURE_FLAG secure=0 (%s)", what, gen_result(r, e));
 	got = -1;
 	r = pre8_secure(dev, 0, fd, &got);
 	e = errno;
-	gen_check(r == 0 && got == 0, "%s: GET_SECURE_FLAG reads 0 after SET 0 (%s, secure=%d)", what, gen_result(r, e), got);
+	vt_check(r == 0 && got == 0, "%s: GET_SECURE_FLAG reads 0 after SET 0 (%s, secure=%d)", what, gen_result(r, e), got);
 }
 
 /* fds that are not buffers: GET of -1 or a closed number is EINVAL (no fd
@@ -55,7 +55,7 @@ static inline void pre8_secure_bad_fds(int dev)
 {
 	int p[2];
 	if (pipe(p) != 0) {
-		gen_check(0, "pipe: %s", strerror(errno));
+		vt_check(0, "pipe: %s", strerror(errno));
 		return;
 	}
 	struct smaf_secure_flag s;
@@ -71,7 +71,7 @@ static inline void pre8_secure_bad_fds(int dev)
 	int got = -1;
 	int r = pre8_secure(dev, 0, p[0], &got);
 	int e = errno;
-	gen_check(r == 0 && got == 0, "GET_SECURE_FLAG on a pipe (open, not a buffer) reads 0 (%s, secure=%d)", gen_result(r, e),
+	vt_check(r == 0 && got == 0, "GET_SECURE_FLAG on a pipe (open, not a buffer) reads 0 (%s, secure=%d)", gen_result(r, e),
 		  got);
 	close(p[0]);
 	close(p[1]);
@@ -96,7 +96,7 @@ static inline int pre8_target(int dev, int *is_buffer)
 	*is_buffer = fd >= 0;
 	if (fd >= 0)
 		return fd;
-	gen_note("no v10 buffer (%s): the refused requests are tried on a pipe", gen_err(errno));
+	vt_note("no v10 buffer (%s): the refused requests are tried on a pipe", vt_errname(errno));
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
@@ -112,7 +112,7 @@ static inline void pre8_secure_when_refused(int dev, const struct gen_opts *o)
 	int is_buffer;
 	int fd = pre8_target(dev, &is_buffer);
 	if (fd < 0) {
-		gen_check(0, "no fd to try the secure-flag requests on: %s", strerror(errno));
+		vt_check(0, "no fd to try the secure-flag requests on: %s", strerror(errno));
 		return;
 	}
 	if (!o->secure_flag_served)
@@ -120,7 +120,7 @@ static inline void pre8_secure_when_refused(int dev, const struct gen_opts *o)
 	else if (is_buffer)
 		pre8_secure_round_trip(dev, fd, "served by another enabled generation: a v10 buffer");
 	else
-		gen_check(0, "--secure-flag-served needs a v10 buffer (run under the shim)");
+		vt_check(0, "--secure-flag-served needs a v10 buffer (run under the shim)");
 	close(fd);
 }
 
