@@ -131,12 +131,24 @@ phase_build() {
 phase_install() {
 	echo "# --- install: dpkg -i, then the README's steps"
 	mkdir -p "$STATE"
+	# A run stopped before its purge (killed, or the machine stopped) leaves
+	# the packages installed; refusing here would fail every later run on
+	# this host. Purge them first, so that the snapshot below is of a host
+	# without them and the purge phase can check it is restored exactly.
+	local leftover=()
 	for p in "${PACKAGES[@]}"; do
-		if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-			bad "$p is installed already (a run that did not purge?): not installing over it"
-			return
-		fi
+		# Any state but not-installed: installed, half-installed, conffiles left.
+		case $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) in
+		?n* | "") ;;
+		*) leftover+=("$p") ;;
+		esac
 	done
+	if [ ${#leftover[@]} -gt 0 ]; then
+		echo "# ${leftover[*]} installed already (a run stopped before its purge?): purging them first"
+		dpkg --purge "${PACKAGES[@]}" >"$WORK/leftover.log" 2>&1
+		expect "dpkg --purge of the packages a stopped run left (rc=$?)" \
+			bash -c "! dpkg -l ${PACKAGES[*]} 2>/dev/null | grep -Eq '^[a-z][^n ] '"
+	fi
 	if getent passwd "$TEST_USER" >/dev/null; then userdel "$TEST_USER"; fi
 	snapshot >"$STATE/files.before"
 	getent group | cut -d: -f1 | sort >"$STATE/groups.before"
