@@ -57,6 +57,18 @@ static int capture(int inst, int fd, size_t length, const char **step)
 	return r;
 }
 
+/* imp_contig_refusal's maker for the control: a buffer forced by name. */
+struct by_name {
+	const char *allocator;
+	unsigned size;
+};
+
+static int make_by_name(void *ctx, int *fd)
+{
+	struct by_name *b = ctx;
+	return smaf_create_buffer(b->size, SMAF_RDWR | SMAF_CLOEXEC, (char *)b->allocator, fd) == 0 ? 0 : -errno;
+}
+
 static long frame_size(int inst)
 {
 	int v = imp_vivid_open(inst);
@@ -88,28 +100,21 @@ static void contiguous_known(const char *scatter, int none)
 		close(fd);
 	}
 	/* The control: the same capture into a scatter-gather dma-buf forced by
-	 * name. Its shmem pages are contiguous now and then by chance in a
-	 * fresh VM, so up to three buffers: one must be refused at QBUF with
-	 * EFAULT (as in dmabuf_test.c's contiguity check). */
+	 * name, which the dma-contig instance must refuse at QBUF with EFAULT;
+	 * its shmem pages are contiguous now and then by chance, so up to three
+	 * buffers (imp_contig_refusal). */
 	if (scatter) {
-		int c = 0, accepted = 0, made = 1;
-		const char *step = "";
-		for (int attempt = 0; attempt < 3 && made && (attempt == 0 || c == 0); attempt++) {
-			int sg = -1;
-			made = vt_check(smaf_create_buffer((unsigned)frame, SMAF_RDWR | SMAF_CLOEXEC, (char *)scatter, &sg) == 0,
-					"a %s buffer of %ld bytes by name", scatter, frame);
-			if (!made)
-				break;
-			c = capture(1, sg, (size_t)frame, &step);
-			close(sg);
-			if (c == 0)
-				vt_note("%s buffer %d accepted by the dma-contig instance: its pages happened to be contiguous",
-					scatter, ++accepted);
+		struct by_name ctx = { scatter, (unsigned)frame };
+		int v = imp_vivid_open(1);
+		long fmt = v < 0 ? v : imp_vivid_format(v);
+		if (vt_check(fmt >= 0, "vivid instance 1 opened and set to its format for the control %s",
+			     fmt < 0 ? strerror((int)-fmt) : "")) {
+			struct imp_contig_outcome o = imp_contig_refusal(v, (size_t)frame, FRAME_TIMEOUT_MS, make_by_name, &ctx);
+			vt_check(o.refused, "the dma-contig instance refuses the %s buffer: QBUF EFAULT (%d accepted by chance before; "
+				 "got %s %s)", scatter, o.accepted, o.step, o.last ? strerror(-o.last) : "success");
 		}
-		if (made)
-			vt_check(c == -EFAULT && !strcmp(step, "QBUF"),
-				 "the dma-contig instance refuses the %s buffer: QBUF EFAULT (%d accepted by chance before; got %s %s)",
-				 scatter, accepted, step, c ? strerror(-c) : "success");
+		if (v >= 0)
+			close(v);
 	}
 	/* Beyond every contiguous allocator (one huge page, 2 MiB here). */
 	fd = -1;

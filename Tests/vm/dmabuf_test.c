@@ -235,6 +235,13 @@ static void check_buffer(const char *allocator, const char *via)
 	close(fd);
 }
 
+/* imp_contig_refusal's maker: an smaf-udmabuf buffer of one frame, made the
+ * way ctx (create_via's via) names. */
+static int make_udmabuf_via(void *ctx, int *fd)
+{
+	return create_via((const char *)ctx, "smaf-udmabuf", FRAME_LENGTH, fd);
+}
+
 static void contig_check(const char *via)
 {
 	int vivid = imp_vivid_open(1);
@@ -254,33 +261,12 @@ static void contig_check(const char *via)
 			 step, r ? vt_errname(-r) : "");
 		close(fd);
 	}
-	/*
-	 * Shmem pages are not contiguous by promise, only now and then by chance
-	 * (a freshly booted VM can hand out a run of consecutive pages), and no
-	 * userspace view shows a udmabuf's page frames (its mappings are
-	 * VM_PFNMAP, which /proc/self/pagemap skips). So up to three buffers:
-	 * one must be refused at QBUF with EFAULT, and every one either refused
-	 * so or accepted.
-	 */
-	int refused = 0, accepted = 0, other = 0;
-	for (int attempt = 0; attempt < 3 && !refused && !other; attempt++) {
-		r = create_via(via, "smaf-udmabuf", FRAME_LENGTH, &fd);
-		if (!vt_check(r == 0, "smaf-udmabuf: CREATE %u bytes %s", FRAME_LENGTH, r ? vt_errname(-r) : ""))
-			break;
-		long size = imp_size(fd);
-		r = imp_vivid_capture(vivid, fd, size > 0 ? (size_t)size : FRAME_LENGTH, FRAME_TIMEOUT_MS, &step);
-		if (r == -EFAULT && !strcmp(step, "QBUF"))
-			refused++;
-		else if (r == 0)
-			printf("# smaf-udmabuf: attempt %d accepted by vivid instance 1: its pages happened to be contiguous\n",
-			       ++accepted);
-		else
-			other++;
-		close(fd);
-	}
-	vt_check(refused == 1 && other == 0,
-		 "smaf-udmabuf: vivid instance 1 (dma-contig) refuses it at QBUF with EFAULT: shmem pages are not contiguous "
-		 "(%d accepted by chance before; last: %s %s)", accepted, step, r ? vt_errname(-r) : "accepted");
+	/* Shmem pages are contiguous now and then by chance: importers.h's
+	 * imp_contig_refusal offers up to three buffers and wants one refused. */
+	struct imp_contig_outcome o = imp_contig_refusal(vivid, FRAME_LENGTH, FRAME_TIMEOUT_MS, make_udmabuf_via, (void *)via);
+	vt_check(o.refused, "smaf-udmabuf: vivid instance 1 (dma-contig) refuses it at QBUF with EFAULT: shmem pages are not "
+		 "contiguous (%d accepted by chance before; last: %s %s)", o.accepted, o.step,
+		 o.last ? vt_errname(-o.last) : "accepted");
 	close(vivid);
 }
 

@@ -324,4 +324,46 @@ release:
 	return r;
 }
 
+/* ---- a dma-contig importer refusing scatter-gather memory ------------------ */
+
+/* Shmem pages are not contiguous by promise, only now and then by chance (a
+ * freshly booted VM hands out runs of consecutive pages), and no userspace
+ * view shows a udmabuf's page frames (its mappings are VM_PFNMAP, which
+ * /proc/self/pagemap skips). So a check that vivid's dma-contig instance
+ * (vfd) refuses such a buffer offers up to IMP_CONTIG_TRIES of them, each
+ * made by make(ctx, &fd) (0 or -errno; the buffer is closed here), and
+ * requires one refused at QBUF with EFAULT.  The outcome: refused (0 or 1),
+ * how many were accepted by chance before, and the last result (0, or
+ * -errno with its step; step "make" when make() failed). */
+#define IMP_CONTIG_TRIES 3
+struct imp_contig_outcome {
+	int refused, accepted, last;
+	const char *step;
+};
+
+static inline struct imp_contig_outcome imp_contig_refusal(int vfd, size_t length, int timeout_ms,
+							   int (*make)(void *ctx, int *fd), void *ctx)
+{
+	struct imp_contig_outcome o = { 0, 0, 0, "" };
+	for (int attempt = 0; attempt < IMP_CONTIG_TRIES; attempt++) {
+		int fd = -1;
+		o.last = make(ctx, &fd);
+		if (o.last) {
+			o.step = "make";
+			break;
+		}
+		long size = imp_size(fd);
+		o.last = imp_vivid_capture(vfd, fd, size > 0 ? (size_t)size : length, timeout_ms, &o.step);
+		close(fd);
+		if (o.last == -EFAULT && !strcmp(o.step, "QBUF")) {
+			o.refused = 1;
+			break;
+		}
+		if (o.last != 0)
+			break;
+		printf("# buffer %d accepted by the dma-contig instance: its pages happened to be contiguous\n", ++o.accepted);
+	}
+	return o;
+}
+
 #endif
