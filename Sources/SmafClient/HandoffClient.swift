@@ -9,16 +9,66 @@ import Glibc
 /// fds for CREATE and asks smafd for info and status. One per process.
 public final class HandoffClient {
     public let device: SmafDeviceHandle
-    public let socketPath: String
+    /// How the channel was made (the socket's path, or EXT_CONNECT), for messages.
+    public let route: String
     private let sock: Int32
 
-    /// Asks the device where its socket is, connects and waits for the welcome.
-    /// EINVAL from the request means the node is not smafd (e.g. a kernel driver).
+    /// Gets a channel to the smafd serving `device` and waits for its welcome:
+    /// first by SMAF_IOC_EXT_CONNECT (a socketpair end smafd takes from this
+    /// process; needs nothing but the node, so it works in a container that
+    /// cannot see smafd's /run), else by path (SMAF_IOC_EXT_HANDOFF names the
+    /// socket). EINVAL from both requests means the node is not smafd (e.g. a
+    /// kernel driver).
     public init(device: SmafDeviceHandle, timeoutMs: Int32 = 5000) throws(SmafClientError) {
-        var query = [UInt8](repeating: 0, count: 128)
+        let (fd, route) = try Self.openChannel(device)
+        self.device = device
+        self.route = route
+        self.sock = fd
+        let welcome = try receive(timeoutMs: timeoutMs)
+        if welcome.fd >= 0 { close(welcome.fd) }
+        guard welcome.token == 0 else { throw SmafClientError(EPROTO, "handoff welcome from \(route)") }
+    }
+
+    private static func openChannel(_ device: SmafDeviceHandle) throws(SmafClientError) -> (Int32, String) {
+        if let channel = try openByConnect(device) { return channel }
+        return try openByPath(device)
+    }
+
+    /// SMAF_IOC_EXT_CONNECT: nil when the node does not know it (EINVAL: a
+    /// kernel driver or an older smafd; ENOTTY: another device; EOPNOTSUPP:
+    /// smafd cannot take fds here), so the caller tries the path.
+    private static func openByConnect(_ device: SmafDeviceHandle) throws(SmafClientError) -> (Int32, String)? {
+        var sv: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
+            throw SmafClientError(errno, "socketpair")
+        }
+        typealias F = SmafExtensionRequest.ConnectField
+        var request = [UInt8](repeating: 0, count: SmafExtensionRequest.connect.structSize)
+        request.withUnsafeMutableBytes { $0.storeBytes(of: sv[1], toByteOffset: F.sock, as: Int32.self) }
+        let e = device.raw(SmafExtensionRequest.connect.rawValue, &request)
+        // smafd holds its own duplicate of the end it took; ours must go, or
+        // the channel would never see smafd hang up.
+        close(sv[1])
+        guard e == 0 else {
+            close(sv[0])
+            if e == EINVAL || e == ENOTTY || e == EOPNOTSUPP { return nil }
+            throw SmafClientError(e, "SMAF_IOC_EXT_CONNECT on \(device.path)")
+        }
+        let proto = request.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: F.protocolVersion, as: UInt32.self) }
+        guard proto == HandoffProtocol.version else {
+            close(sv[0])
+            throw SmafClientError(EPROTO, "SMAF_IOC_EXT_CONNECT on \(device.path): handoff protocol \(proto)")
+        }
+        return (sv[0], "the channel of SMAF_IOC_EXT_CONNECT on \(device.path)")
+    }
+
+    /// SMAF_IOC_EXT_HANDOFF, then connect() to the socket it names.
+    private static func openByPath(_ device: SmafDeviceHandle) throws(SmafClientError) -> (Int32, String) {
+        var query = [UInt8](repeating: 0, count: SmafExtensionRequest.handoff.structSize)
         let e = device.raw(SmafExtensionRequest.handoff.rawValue, &query)
         guard e == 0 else { throw SmafClientError(e, "SMAF_IOC_EXT_HANDOFF on \(device.path)") }
-        let path = String(decoding: query[16..<124].prefix { $0 != 0 }, as: UTF8.self)
+        typealias F = SmafExtensionRequest.HandoffField
+        let path = String(decoding: query[F.path..<F.reserved2].prefix { $0 != 0 }, as: UTF8.self)
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SmafClientError(errno, "socket") }
         var addr = sockaddr_un()
@@ -34,12 +84,7 @@ public final class HandoffClient {
             close(fd)
             throw SmafClientError(err, "connect \(path)")
         }
-        self.device = device
-        self.socketPath = path
-        self.sock = fd
-        let welcome = try receive(timeoutMs: timeoutMs)
-        if welcome.fd >= 0 { close(welcome.fd) }
-        guard welcome.token == 0 else { throw SmafClientError(EPROTO, "handoff welcome from \(path)") }
+        return (fd, path)
     }
 
     deinit { close(sock) }
@@ -55,18 +100,18 @@ public final class HandoffClient {
     /// One message, waiting up to `timeoutMs`.
     public func receive(timeoutMs: Int32 = 5000) throws(SmafClientError) -> Message {
         var p = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, timeoutMs) == 1 else { throw SmafClientError(ETIMEDOUT, "waiting for smafd on \(socketPath)") }
+        guard poll(&p, 1, timeoutMs) == 1 else { throw SmafClientError(ETIMEDOUT, "waiting for smafd on \(route)") }
         var buf = [UInt8](repeating: 0, count: HandoffProtocol.queryMax)
         var fd: Int32 = -1
         let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(sock, $0.baseAddress, $0.count, &fd, 1) }
         guard n >= HandoffProtocol.messageSize else {
             if fd >= 0 { close(fd) }
-            throw SmafClientError(n < 0 ? errno : EPROTO, "reading from \(socketPath)")
+            throw SmafClientError(n < 0 ? errno : EPROTO, "reading from \(route)")
         }
         let u32 = { (o: Int) in buf.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) } }
         guard u32(0) == HandoffProtocol.magic, u32(4) == HandoffProtocol.version else {
             if fd >= 0 { close(fd) }
-            throw SmafClientError(EPROTO, "message from \(socketPath)")
+            throw SmafClientError(EPROTO, "message from \(route)")
         }
         let length = buf.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }
         return Message(token: Int32(bitPattern: u32(8)), flags: u32(12), length: length, fd: fd,
@@ -145,7 +190,7 @@ public final class HandoffClient {
             raw.storeBytes(of: argument, toByteOffset: 16, as: UInt64.self)
         }
         let n = msg.withUnsafeBytes { send(sock, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard n == msg.count else { throw SmafClientError(errno, "sending a query to \(socketPath)") }
+        guard n == msg.count else { throw SmafClientError(errno, "sending a query to \(route)") }
         while true {
             let m = try receive()
             if m.fd >= 0 { close(m.fd) }

@@ -10,7 +10,7 @@ struct Check: ParsableCommand {
         abstract: "Check that a /dev/smaf-like node speaks the SMAF v10 ABI; exits 1 on any failure.",
         discussion: """
             Struct sizes and request numbers, every error case of the spec with its errno, allocator \
-            enumeration, and a create/mmap round trip (through smafd's handoff socket when the node is \
+            enumeration, and a create/mmap round trip (through a handoff channel to smafd when the node is \
             smafd, with a plain ioctl otherwise).
             """)
 
@@ -147,7 +147,7 @@ struct Check: ParsableCommand {
 
     /// A 16385-byte buffer (read-write) and a read-only one: sizes, mappings, data.
     private func roundTrip(_ dev: SmafDeviceHandle, _ add: (String, String, String) -> Void) {
-        // smafd needs its handoff socket; a kernel driver returns the fd itself.
+        // smafd hands the fd over a handoff channel; a kernel driver returns it itself.
         let client = try? HandoffClient(device: dev)
         func create(_ flags: UInt32) -> (Int32, String) {
             if let client {

@@ -7,7 +7,8 @@
 # pidfd_getfd), so there:
 #   - libsmaf-suite and buffer-test share (fork, SCM_RIGHTS, children's own
 #     channels) pass, a raw CREATE and the v7 program get fds through the
-#     shim, and ext-connect connect works by hand;
+#     shim, ext-connect connect works by hand, and smafctl's info, status,
+#     create and check work (its HandoffClient uses EXT_CONNECT too);
 #   - the same as an unprivileged user in a user namespace (unshare -U -r),
 #     where the kernel allows it (the VM's chroot is undone first by
 #     vm-unchroot: the kernel never gives a chrooted caller a user namespace);
@@ -22,6 +23,8 @@ setup container-tests "$1" "$2" libsmaf-suite raw-create gen-v7 ext-connect vm-u
 NODE_MODE=0666
 USERNS_UID=4242
 read -ra ALLOC <<<"$(expected_allocator_args)"
+# smafctl sits next to smafd; inside, only what is under $BIN is visible.
+install -m 0755 "$(dirname "$SMAFD")/smafctl" "$BIN/smafctl" || { bad "no smafctl next to $SMAFD"; finish; exit 1; }
 
 # The container's view, set up by the shell unshare starts (its pid 1): a
 # tmpfs on /run, the programs bound to /run/smaf-bin (they live under /tmp),
@@ -62,6 +65,19 @@ container_checks() {
 	run_test "$label: gen-v7 (v7 ABI) through the shim" \
 		"$run" env LD_PRELOAD="$C_BIN/libsmaf-preload.so" "$C_BIN/gen-v7" "${ALLOC[@]}"
 	run_test "$label: SMAF_IOC_EXT_CONNECT by hand (ext-connect connect)" "$run" "$C_BIN/ext-connect" connect
+	# smafctl's queries go over the same kind of channel (HandoffClient).
+	"$run" "$C_BIN/smafctl" info >"$WORK/info.out" 2>&1
+	local rc=$?
+	sed 's/^/    /' "$WORK/info.out"
+	expect "$label: smafctl info answers (rc=$rc) with the daemon's generations" \
+		bash -c "[ $rc = 0 ] && grep -q '^abi generations: .*v2.*s64' '$WORK/info.out'"
+	run_test "$label: smafctl status" "$run" "$C_BIN/smafctl" status
+	"$run" "$C_BIN/smafctl" create --size 1M >"$WORK/create.out" 2>&1
+	rc=$?
+	sed 's/^/    /' "$WORK/create.out"
+	expect "$label: smafctl create --size 1M gets, maps and verifies a buffer (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && grep -q 'verified in .*: ok' '$WORK/create.out'"
+	run_test "$label: smafctl check --generations all" "$run" "$C_BIN/smafctl" check --generations all
 }
 
 log=$WORK/smafd.log
