@@ -82,12 +82,12 @@ struct GenerationCheck {
             }
         }
         defer { if madeFD >= 0 { close(madeFD) } }
-        if madeFD >= 0, let get = requests.first(where: { if case .getSecureFlag = $0.operation { return true } else { return false } }),
-           let set = requests.first(where: { if case .setSecureFlag = $0.operation { return true } else { return false } }) {
+        if madeFD >= 0, let get = requests.first(where: { $0.operation.kind == .getSecureFlag }),
+           let set = requests.first(where: { $0.operation.kind == .setSecureFlag }) {
             check("\(set.name) 1 then \(get.name)", "success, 1", secureRoundTrip(set, get, madeFD, 1))
             check("\(set.name) 0 then \(get.name)", "success, 0", secureRoundTrip(set, get, madeFD, 0))
         }
-        if let info = requests.first(where: { if case .getInfo = $0.operation { return true } else { return false } }),
+        if let info = requests.first(where: { $0.operation.kind == .getInfo }),
            case .getInfo(let indexAt, let countAt, let nameAt) = info.operation {
             let v10 = (try? dev.allocators()) ?? []
             var names: [String] = []
@@ -113,7 +113,7 @@ struct GenerationCheck {
     /// SELECT_BY_NAME: the buffer's own allocator binds it; a second select,
     /// or an unknown name, is EINVAL.
     private func selectChecks(_ requests: [LegacyRequest], _ check: (String, String, String) -> Void) {
-        guard let select = requests.first(where: { if case .selectByName = $0.operation { return true } else { return false } }),
+        guard let select = requests.first(where: { $0.operation.kind == .selectByName }),
               let create = requests.first(where: \.creates), let client else { return }
         let (fd, got) = self.create(create, flags: SmafABI.flagRDWR)
         guard fd >= 0 else { return check("v2 CREATE for SELECT_BY_NAME", "success", got) }

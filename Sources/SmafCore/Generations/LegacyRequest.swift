@@ -21,6 +21,19 @@ public enum LegacyOperation: Sendable, Equatable {
     case getInfo(index: Int, count: Int, name: Int)
     /// v2's SMAF_IOC_SELECT_BY_NAME: binds an allocator to a v2 buffer.
     case selectByName(fd: Int, name: Int)
+
+    /// The operation without its layout, for picking requests by what they do.
+    public enum Kind: Sendable { case create, getSecureFlag, setSecureFlag, getInfo, selectByName }
+
+    public var kind: Kind {
+        switch self {
+        case .create: return .create
+        case .getSecureFlag: return .getSecureFlag
+        case .setSecureFlag: return .setSecureFlag
+        case .getInfo: return .getInfo
+        case .selectByName: return .selectByName
+        }
+    }
 }
 
 /// One request number of an older generation (spec §2.2), with the
@@ -47,10 +60,7 @@ public struct LegacyRequest: Sendable {
     public var description: String { "\(name) (\(layout))" }
 
     /// Whether the request creates a buffer (the client must swap a token for an fd).
-    public var creates: Bool {
-        if case .create = operation { return true }
-        return false
-    }
+    public var creates: Bool { operation.kind == .create }
 
     /// Every legacy request, oldest generation first.
     public static let all: [LegacyRequest] = v2Requests + v3Requests + v7Requests + s64Requests
