@@ -115,6 +115,38 @@ expect "no buffer is left once the containers are gone (live_buffers=$live)" tes
 channels=$(wait_status channels 0)
 expect "no channel is left (channels=$channels)" test "${channels%% *}" = 0
 stop_smafd
+
+# The fallback the docs promise: a smafd that cannot take a caller's socket
+# (here: started without CAP_SYS_PTRACE, so pidfd_getfd of another user's
+# process fails) answers EXT_CONNECT with EOPNOTSUPP, and the shim (libsmaf's
+# handoff code) and smafctl then connect by the socket's path.
+echo "# --- smafd without CAP_SYS_PTRACE: EXT_CONNECT from another user is EOPNOTSUPP; the clients use the path"
+log2=$WORK/smafd-noptrace.log
+SMAFD_PLAIN=$SMAFD
+SMAFD="$BIN/smafd-noptrace"
+printf '#!/bin/sh\nexec setpriv --bounding-set=-sys_ptrace "%s" "$@"\n' "$SMAFD_PLAIN" >"$SMAFD"
+chmod 0755 "$SMAFD"
+if start_smafd "$log2"; then
+	capeff=$(awk '/^CapEff/ {print $2}' "/proc/$PID/status")
+	expect "smafd runs without CAP_SYS_PTRACE (CapEff $capeff)" test $(((0x${capeff:-80000} >> 19) & 1)) = 0
+	as_nobody "$BIN/smafctl" info >"$WORK/info2.out" 2>&1
+	rc=$?
+	expect "smafctl info as nobody answers by the socket path (rc=$rc)" test "$rc" = 0
+	[ "$rc" = 0 ] || sed 's/^/    /' "$WORK/info2.out"
+	# (Not libsmaf-suite: without CAP_SYS_PTRACE smafd cannot resolve another
+	# user's fd numbers either, so its secure-flag cases would fail.)
+	as_nobody "$BIN/smafctl" create --size 1M >"$WORK/create2.out" 2>&1
+	rc=$?
+	sed 's/^/    /' "$WORK/create2.out"
+	expect "smafctl create as nobody gets, maps and verifies a buffer by the socket path (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && grep -q 'verified in .*: ok' '$WORK/create2.out'"
+	run_test "raw CREATE through the shim as nobody gets its fd by the socket path" \
+		as_nobody env LD_PRELOAD="$BIN/libsmaf-preload.so" "$BIN/raw-create" expect-fd
+	expect "smafd's log refuses those EXT_CONNECTs with EOPNOTSUPP: pidfd_getfd failed" \
+		grep -q 'SMAF_IOC_EXT_CONNECT.*EOPNOTSUPP.*pidfd_getfd failed' "$log2"
+	stop_smafd
+fi
+SMAFD=$SMAFD_PLAIN
 if [ "$fail" != 0 ]; then
 	echo "# smafd's log, lines about connect, pidfd or peer checks:"
 	grep -iE 'connect|pidfd|peer|refused' "$log" | tail -n 30 | sed 's/^/    /'
