@@ -306,7 +306,7 @@ struct Smafd: ParsableCommand {
         let reason: String
         switch err {
         case ENOENT, ENODEV, ENXIO:
-            reason = "CUSE is not available on this kernel (\(cuseDevice) is missing): load it with 'modprobe cuse', or on a kernel built without CUSE run smafd in the test VM: vm/smaf-vm -- .build/debug/smafd --foreground"
+            reason = "CUSE is not available on this kernel (\(cuseDevice) is missing): load it with 'modprobe cuse', or, on a kernel built without CUSE, run it in the test VM of a smaf-cuse source checkout: vm/smaf-vm -- .build/debug/smafd --foreground"
         case EACCES, EPERM:
             reason = "cannot open \(cuseDevice): permission denied; smafd must start as root"
         default:
