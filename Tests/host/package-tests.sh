@@ -127,6 +127,18 @@ phase_build() {
 	done
 }
 
+# Those of PACKAGES dpkg has in any state but not-installed (installed,
+# half-installed, conffiles left), on one line.
+leftover_packages() {
+	local p
+	for p in "${PACKAGES[@]}"; do
+		case $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) in
+		?n* | "") ;;
+		*) printf '%s ' "$p" ;;
+		esac
+	done
+}
+
 # ---------------------------------------------------------------------------
 phase_install() {
 	echo "# --- install: dpkg -i, then the README's steps"
@@ -135,19 +147,14 @@ phase_install() {
 	# the packages installed; refusing here would fail every later run on
 	# this host. Purge them first, so that the snapshot below is of a host
 	# without them and the purge phase can check it is restored exactly.
-	local leftover=()
-	for p in "${PACKAGES[@]}"; do
-		# Any state but not-installed: installed, half-installed, conffiles left.
-		case $(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null) in
-		?n* | "") ;;
-		*) leftover+=("$p") ;;
-		esac
-	done
-	if [ ${#leftover[@]} -gt 0 ]; then
-		echo "# ${leftover[*]} installed already (a run stopped before its purge?): purging them first"
+	local leftover
+	leftover=$(leftover_packages)
+	if [ -n "$leftover" ]; then
+		echo "# ${leftover% } installed already (a run stopped before its purge?): purging them first"
 		dpkg --purge "${PACKAGES[@]}" >"$WORK/leftover.log" 2>&1
-		expect "dpkg --purge of the packages a stopped run left (rc=$?)" \
-			bash -c "! dpkg -l ${PACKAGES[*]} 2>/dev/null | grep -Eq '^[a-z][^n ] '"
+		local rc=$?
+		leftover=$(leftover_packages)
+		expect "dpkg --purge of the packages a stopped run left (rc=$rc)" test -z "$leftover"
 	fi
 	if getent passwd "$TEST_USER" >/dev/null; then userdel "$TEST_USER"; fi
 	snapshot >"$STATE/files.before"
