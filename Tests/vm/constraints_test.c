@@ -43,16 +43,30 @@ static int is_dmabuf(int fd, char *exp, size_t cap)
 	return imp_fdinfo(fd, exp, cap, name, sizeof(name)) == 0 && exp[0];
 }
 
+/* Instance `inst`'s capture node, opened and set to its format: the fd, or
+ * -errno. */
+static int open_formatted(int inst)
+{
+	int v = imp_vivid_open(inst);
+	if (v < 0)
+		return v;
+	long size = imp_vivid_format(v);
+	if (size < 0) {
+		close(v);
+		return (int)size;
+	}
+	return v;
+}
+
 /* A capture into fd on instance `inst`: 0 or -errno of the failing step. */
 static int capture(int inst, int fd, size_t length, const char **step)
 {
-	int v = imp_vivid_open(inst);
+	int v = open_formatted(inst);
 	if (v < 0) {
 		*step = "open";
 		return v;
 	}
-	long size = imp_vivid_format(v);
-	int r = size < 0 ? (int)size : imp_vivid_capture(v, fd, length, FRAME_TIMEOUT_MS, step);
+	int r = imp_vivid_capture(v, fd, length, FRAME_TIMEOUT_MS, step);
 	close(v);
 	return r;
 }
@@ -105,16 +119,14 @@ static void contiguous_known(const char *scatter, int none)
 	 * buffers (imp_contig_refusal). */
 	if (scatter) {
 		struct by_name ctx = { scatter, (unsigned)frame };
-		int v = imp_vivid_open(1);
-		long fmt = v < 0 ? v : imp_vivid_format(v);
-		if (vt_check(fmt >= 0, "vivid instance 1 opened and set to its format for the control %s",
-			     fmt < 0 ? strerror((int)-fmt) : "")) {
+		int v = open_formatted(1);
+		if (vt_check(v >= 0, "vivid instance 1 opened and set to its format for the control %s",
+			     v < 0 ? strerror(-v) : "")) {
 			struct imp_contig_outcome o = imp_contig_refusal(v, (size_t)frame, FRAME_TIMEOUT_MS, make_by_name, &ctx);
 			vt_check(o.refused, "the dma-contig instance refuses the %s buffer: QBUF EFAULT (%d accepted by chance before; "
 				 "got %s %s)", scatter, o.accepted, o.step, o.last ? strerror(-o.last) : "success");
-		}
-		if (v >= 0)
 			close(v);
+		}
 	}
 	/* Beyond every contiguous allocator (one huge page, 2 MiB here). */
 	fd = -1;
