@@ -13,6 +13,8 @@
 #                              "NAME: N passed, M failed"; returns the status
 #   run_test TEXT COMMAND...   runs COMMAND, shows its output indented, one
 #                              result from its exit status
+#   run_grep TEXT PATTERN COMMAND...
+#                              the same, and the output must match PATTERN
 #   as_uid UID COMMAND...      as UID:UID without groups (no passwd entry needed)
 #   as_nobody COMMAND...       as 65534:65534
 #   wait_node [NAME] / wait_gone [NAME]
@@ -84,6 +86,17 @@ run_test() {
 	rc=$?
 	sed 's/^/    /' "$WORK/out"
 	if [ "$rc" = 0 ]; then ok "$what"; else bad "$what (exit $rc)"; fi
+}
+
+# run_grep WHAT PATTERN COMMAND...: run_test, and the output must also hold
+# a line matching PATTERN (grep).
+run_grep() {
+	local what=$1 pattern=$2 rc
+	shift 2
+	"$@" >"$WORK/out" 2>&1
+	rc=$?
+	sed 's/^/    /' "$WORK/out"
+	if [ "$rc" = 0 ] && grep -q "$pattern" "$WORK/out"; then ok "$what"; else bad "$what (exit $rc; want a line matching '$pattern')"; fi
 }
 
 as_uid() {
