@@ -60,6 +60,9 @@ PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))
+# Programs that use smafd's vkms judge (smaf_vkms.h) are built with its source.
+VKMS_SRC := Sources/CSmafSys/smaf_vkms.c
+VKMS_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]smaf_vkms\.h[">]' $(PROG_SRCS)))
 
 .PHONY: all clean install uninstall swift-products FORCE
 .DELETE_ON_ERROR:
@@ -98,9 +101,9 @@ $(PRELOAD): $(OBJ)/libsmaf-preload.o $(OBJ)/smaf_handoff.o
 
 # One rule per program: $(1) is its source.
 define program
-$(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf.so) | $(OBJ)
-	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
-		-o $$@ $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) -pthread
+$(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf.so) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) | $(OBJ)
+	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $(if $(filter $(1),$(VKMS_USERS)),-ISources/CSmafSys/include) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
+		-o $$@ $(1) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) -pthread
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call program,$(s))))
 

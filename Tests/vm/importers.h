@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,6 +323,110 @@ release:
 	rb.memory = V4L2_MEMORY_DMABUF;
 	imp_xioctl(vfd, VIDIOC_REQBUFS, &rb);
 	return r;
+}
+
+/* vivid draws a frame counter and a clock over its test pattern unless its
+ * "OSD Text Mode" control (a vivid-private id, found here by name) is
+ * "None" (menu index 2); without them two frames of the same format are
+ * identical, so a capture can be compared with a reference byte for byte. */
+static inline int imp_vivid_quiet(int vfd)
+{
+	struct v4l2_queryctrl q;
+	memset(&q, 0, sizeof(q));
+	q.id = V4L2_CTRL_FLAG_NEXT_CTRL;
+	while (imp_xioctl(vfd, VIDIOC_QUERYCTRL, &q) == 0) {
+		if (!strcmp((const char *)q.name, "OSD Text Mode")) {
+			struct v4l2_control c = { .id = q.id, .value = 2 };
+			return imp_xioctl(vfd, VIDIOC_S_CTRL, &c);
+		}
+		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
+	}
+	return -ENOENT;
+}
+
+/* One frame captured into vivid's own buffer (V4L2_MEMORY_MMAP: memory the
+ * driver allocated and maps correctly), copied into ref (at least `length`
+ * bytes): what a dma-buf capture of the same format must hold. 0 or -errno. */
+static inline int imp_vivid_reference(int vfd, unsigned char *ref, size_t length, int timeout_ms)
+{
+	int type = V4L2_BUF_TYPE_VIDEO_CAPTURE, r;
+	struct v4l2_requestbuffers rb;
+	memset(&rb, 0, sizeof(rb));
+	rb.count = 2;
+	rb.type = type;
+	rb.memory = V4L2_MEMORY_MMAP;
+	if ((r = imp_xioctl(vfd, VIDIOC_REQBUFS, &rb)))
+		return r;
+	void *maps[8] = { 0 };
+	size_t lens[8] = { 0 };
+	unsigned n = rb.count < 8 ? rb.count : 8;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		struct v4l2_buffer b;
+		memset(&b, 0, sizeof(b));
+		b.index = i;
+		b.type = type;
+		b.memory = V4L2_MEMORY_MMAP;
+		if ((r = imp_xioctl(vfd, VIDIOC_QUERYBUF, &b)))
+			break;
+		maps[i] = mmap(NULL, b.length, PROT_READ, MAP_SHARED, vfd, b.m.offset);
+		if (maps[i] == MAP_FAILED) {
+			maps[i] = NULL;
+			r = -errno;
+			break;
+		}
+		lens[i] = b.length;
+		r = imp_xioctl(vfd, VIDIOC_QBUF, &b);
+	}
+	if (r == 0)
+		r = imp_xioctl(vfd, VIDIOC_STREAMON, &type);
+	if (r == 0) {
+		struct pollfd p = { .fd = vfd, .events = POLLIN };
+		int k;
+		while ((k = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+			;
+		struct v4l2_buffer b;
+		memset(&b, 0, sizeof(b));
+		b.type = type;
+		b.memory = V4L2_MEMORY_MMAP;
+		if (k <= 0)
+			r = k == 0 ? -ETIMEDOUT : -errno;
+		else if ((r = imp_xioctl(vfd, VIDIOC_DQBUF, &b)) == 0) {
+			if (b.index >= n || !maps[b.index] || lens[b.index] < length)
+				r = -EINVAL;
+			else
+				memcpy(ref, maps[b.index], length);
+		}
+		imp_xioctl(vfd, VIDIOC_STREAMOFF, &type);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (maps[i])
+			munmap(maps[i], lens[i]);
+	memset(&rb, 0, sizeof(rb));
+	rb.type = type;
+	rb.memory = V4L2_MEMORY_MMAP;
+	imp_xioctl(vfd, VIDIOC_REQBUFS, &rb);
+	return r;
+}
+
+/* Pages of the frame (length bytes) where a capture p differs from the
+ * reference ref: 0 when the importer wrote every byte where it belongs. */
+static inline size_t imp_pages_differing(const unsigned char *p, const unsigned char *ref, size_t length)
+{
+	size_t bad = 0;
+	for (size_t off = 0; off < length; off += 4096)
+		bad += memcmp(p + off, ref + off, length - off < 4096 ? length - off : 4096) != 0;
+	return bad;
+}
+
+/* Stamps every 4 KiB page of p[0..n) with its own index, so that a page an
+ * importer failed to write can never match a reference page by chance. */
+static inline void imp_stamp_pages(unsigned char *p, size_t n)
+{
+	for (size_t off = 0; off < n; off += 4096) {
+		size_t len = n - off < 4096 ? n - off : 4096;
+		for (size_t i = 0; i < len; i++)
+			p[off + i] = (unsigned char)(0xA5 ^ (off >> 12) ^ (i * 7));
+	}
 }
 
 /* ---- a dma-contig importer refusing scatter-gather memory ------------------ */
