@@ -26,6 +26,16 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* 1 for 1/yes/true, 0 for 0/no/false; anything else sets *bad and is 0. */
+static int parse_bool(const char *v, int *bad)
+{
+	if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true"))
+		return 1;
+	if (strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "false"))
+		*bad = 1;
+	return 0;
+}
+
 int smaf_sys_udev_facts(unsigned major, unsigned minor, struct smaf_udev_facts *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -44,10 +54,11 @@ int smaf_sys_udev_facts(unsigned major, unsigned minor, struct smaf_udev_facts *
 		const char *v = udev_device_get_property_value(dev, "SMAF_DMA_CONTIGUOUS");
 		if (v) {
 			out->has_contiguous = 1;
-			if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true"))
-				out->contiguous = 1;
-			else if (strcmp(v, "0") && strcasecmp(v, "no") && strcasecmp(v, "false"))
-				out->bad_value = 1;
+			out->contiguous = parse_bool(v, &out->bad_value);
+		}
+		if ((v = udev_device_get_property_value(dev, "SMAF_KERNEL_MAPPING"))) {
+			out->has_kernel_mapping = 1;
+			out->kernel_mapping = parse_bool(v, &out->bad_value);
 		}
 		uint64_t n;
 		if ((v = udev_device_get_property_value(dev, "SMAF_DMA_MASK_BITS"))) {

@@ -88,14 +88,22 @@ public final class AllocatorRegistry: Sendable {
     /// first in rank order, match() not consulted; otherwise the first whose
     /// buffers meet every device's constraints. Either way only allocators
     /// that can make this buffer at all (its size; read-only if SMAF_RDWR is
-    /// not asked for) count. nil if none (the driver crashed on an empty
-    /// list, B4).
+    /// not asked for) count. An allocator whose kernel mappings are wrong
+    /// is passed over whenever one whose kernel mappings are correct would
+    /// do: the buffer may yet reach a device that uses it through the
+    /// kernel. nil if none (the driver crashed on an empty list, B4).
     public func choose(for constraints: DeviceConstraints = DeviceConstraints(), length: UInt64 = 0,
                        readWrite: Bool = true) -> (any Allocator)? {
         state.withLock { s in
-            s.ranked.first { a in
-                a.canServe(length: length, readWrite: readWrite) && a.unmetConstraint(constraints, length: length) == nil
+            var first: (any Allocator)?, firstNotWrong: (any Allocator)?
+            for a in s.ranked where a.canServe(length: length, readWrite: readWrite)
+                && a.unmetConstraint(constraints, length: length) == nil {
+                let verdict = a.properties.kernelMappings.verdict
+                if first == nil { first = a }
+                if firstNotWrong == nil && verdict != .wrong { firstNotWrong = a }
+                if verdict == .correct { return firstNotWrong }
             }
+            return first
         }
     }
 

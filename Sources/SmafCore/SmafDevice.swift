@@ -186,6 +186,7 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, registry.count == 0 ? "no allocator is registered"
                           : constraints.devices > 0 ? "no allocator meets the devices' constraints: "
                             + registry.allocators.map { "\($0.name) cannot give \($0.unmetConstraint(constraints, length: size) ?? "a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")" }.joined(separator: "; ")
+                            + (constraints.combinedNeeds.count > 1 ? "; the devices need \(constraints.combinedNeeds.joined(separator: " and ")), and no allocator on this kernel gives both" : "")
                           : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
         }
         let props = allocator.properties
@@ -404,7 +405,9 @@ public final class SmafDevice: Sendable {
                 let p = a.properties
                 return .object([
                     ("index", .int(Int64(i))), ("name", .string(a.name)), ("ranking", .int(Int64(a.ranking))),
-                    ("dmabuf", .bool(p.dmabuf)), ("contiguous", .bool(p.contiguous)), ("lazy", .bool(p.lazy)),
+                    ("dmabuf", .bool(p.dmabuf)), ("contiguous", .bool(p.contiguous)),
+                    ("kernel_mappings", .string(p.kernelMappings.verdict.rawValue)),
+                    ("kernel_mappings_source", .string(p.kernelMappings.source)), ("lazy", .bool(p.lazy)),
                     ("max_size", .uint(p.maxSize)), ("read_only", .bool(p.readOnly)),
                     ("secure_enforced", .bool(secureModule?.canEnforce(on: p) ?? false)),
                     ("backing", .string(p.backing)),
@@ -568,7 +571,7 @@ public final class SmafDevice: Sendable {
                         so no device is known to need contiguous memory); said once
                         """)
                 }
-                logger.debug("device fd \(fd) of tid \(caller.tid): \(f.device) \(f.sysfsPath) contiguous=\(f.contiguous) dma_mask_bits=\(f.dmaMaskBits.map(String.init) ?? "-") align=\(f.align) iommu=\(f.iommu)")
+                logger.debug("device fd \(fd) of tid \(caller.tid): \(f.device) \(f.sysfsPath) contiguous=\(f.contiguous) kernel_mapping=\(f.kernelMapping) dma_mask_bits=\(f.dmaMaskBits.map(String.init) ?? "-") align=\(f.align) iommu=\(f.iommu)")
                 constraints.add(f)
             }
         }

@@ -36,9 +36,10 @@ struct Devices: ParsableCommand {
             rows.append(try describe(handle, fds, names, length).merging(["device": "all together"]) { $1 })
         }
         if options.json { return printJSON(rows) }
-        var table = TextTable(["device", "contiguous", "dma mask", "align", "iommu", "facts from", "allocators that meet it"])
+        var table = TextTable(["device", "contiguous", "kernel mapping", "dma mask", "align", "iommu", "facts from", "allocators that meet it"])
         for r in rows {
-            table.add([r["device"] as! String, r["contiguous"] as! Bool ? "yes" : "no", "\(r["dma_mask_bits"] as! Int) bits",
+            table.add([r["device"] as! String, r["contiguous"] as! Bool ? "yes" : "no", r["kernel_mapping"] as! Bool ? "yes" : "no",
+                       "\(r["dma_mask_bits"] as! Int) bits",
                        "\(r["align"] as! UInt64)", r["iommu"] as! Bool ? "yes" : "no", (r["sources"] as! [String]).joined(separator: ", "),
                        (r["allocators"] as! [String]).joined(separator: ", ").ifEmpty("none (CREATE for it: EINVAL)")])
         }
@@ -61,9 +62,11 @@ struct Devices: ParsableCommand {
         func field<T>(_ off: Int, _: T.Type) -> T { bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: T.self) } }
         let needs = field(F.needs, UInt32.self), sources = field(F.sources, UInt32.self), mask = field(F.allocators, UInt64.self)
         let sourceNames = [(DeviceFactSources.udev, "udev"), (DeviceFactSources.noUdev, "sysfs only (no udev data)"),
-                           (DeviceFactSources.dmaMask, "sysfs dma_mask_bits"), (DeviceFactSources.iommuGroup, "sysfs iommu_group")]
+                           (DeviceFactSources.dmaMask, "sysfs dma_mask_bits"), (DeviceFactSources.iommuGroup, "sysfs iommu_group"),
+                           (DeviceFactSources.kernelMappingProperty, "udev SMAF_KERNEL_MAPPING"),
+                           (DeviceFactSources.noDMA, "sysfs: no DMA mask nor IOMMU (kernel mapping)")]
         return [
-            "dmabuf": needs & 0x1 != 0, "contiguous": needs & 0x2 != 0,
+            "dmabuf": needs & 0x1 != 0, "contiguous": needs & 0x2 != 0, "kernel_mapping": needs & 0x4 != 0,
             "dma_mask_bits": Int(field(F.dmaMaskBits, UInt32.self)), "align": field(F.align, UInt64.self),
             "iommu": sources & DeviceFactSources.iommuGroup != 0,
             "sources": sourceNames.filter { sources & $0.0 != 0 }.map(\.1),

@@ -18,17 +18,24 @@ struct Info: ParsableCommand {
         print("handoff socket  \(s("handoff_socket"))")
         print("page size       \(info["page_size"] as? Int ?? 0) bytes")
         print("abi generations: \((info["abi_generations"] as? [String] ?? []).joined(separator: ","))")
-        var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "lazy", "max size", "secure", "backing"],
-                              rightAligned: [0, 2, 6])
+        var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "kernel mappings", "lazy", "max size",
+                               "secure", "backing"], rightAligned: [0, 2, 7])
+        var verdicts: [String] = []
         for a in info["allocators"] as? [[String: Any]] ?? [] {
             let yes = { (k: String) in a[k] as? Bool == true ? "yes" : "no" }
             let max = (a["max_size"] as? NSNumber)?.uint64Value ?? 0
+            let kmap = a["kernel_mappings"] as? String ?? "?"
             table.add(["\(a["index"] as? Int ?? 0)", a["name"] as? String ?? "?", "\(a["ranking"] as? Int ?? 0)",
-                       yes("dmabuf"), yes("contiguous"), yes("lazy"), max >= UInt64(Int64.max) ? "-" : humanBytes(max),
+                       yes("dmabuf"), yes("contiguous"), kmap, yes("lazy"), max >= UInt64(Int64.max) ? "-" : humanBytes(max),
                        a["secure_enforced"] as? Bool == true ? "enforced" : "refused", a["backing"] as? String ?? ""])
+            if kmap != "n/a" { verdicts.append("  \(a["name"] as? String ?? "?"): \(kmap), \(a["kernel_mappings_source"] as? String ?? "")") }
         }
         print("allocators (an unnamed buffer gets the first that can make it; secure: whether SET_SECURE_FLAG can be enforced):")
         print(table.render())
+        if !verdicts.isEmpty {
+            print("kernel mappings (what devices that use buffers through the kernel, such as vivid and vkms, see):")
+            verdicts.forEach { print($0) }
+        }
     }
 }
 

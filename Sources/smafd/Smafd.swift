@@ -77,6 +77,22 @@ struct Smafd: ParsableCommand {
         valueName: "path"))
     var drmDevices: [String] = []
 
+    @Option(name: .customLong("kernel-mappings"), help: ArgumentHelp(
+        "Declare allocator NAME's kernel mappings correct or wrong (repeatable, or comma-separated).",
+        discussion: """
+            Whether the kernel's own mapping of a buffer (how vivid, vkms and other devices without DMA \
+            of their own read and write it) holds the buffer's bytes. smafd finds out with a start-up \
+            self-test through vkms when a vkms card exists, otherwise from a rule for the running \
+            kernel (udmabuf over huge pages, or over shmem with large folios, maps wrongly since 6.11); \
+            this option overrides both, e.g. for a kernel with the fix. Devices that use buffers \
+            through the kernel never get an allocator whose kernel mappings are wrong.
+            """,
+        valueName: "NAME=correct|wrong"))
+    var kernelMappings: [String] = []
+
+    @Flag(help: "Do not run the kernel-mapping self-test through vkms; take the rule for this kernel.")
+    var noKernelMappingSelfTest = false
+
     @Option(help: ArgumentHelp(
         "Directory of the handoff socket (<dir>/<devname>.sock).",
         discussion: "Created 0755 if missing; it must belong to smafd's user and be writable by nobody else."))
@@ -133,8 +149,13 @@ struct Smafd: ParsableCommand {
         do { return try AbiGenerations(parsing: abiGenerations) } catch { throw ValidationError("--abi-generations: \(error)") }
     }
 
+    func kernelMappingOverrides() throws -> [String: KernelMappings.Verdict] {
+        do { return try KernelMappings.parseOverrides(kernelMappings) } catch { throw ValidationError(error.description) }
+    }
+
     func validate() throws {
         _ = try limits()
+        _ = try kernelMappingOverrides()
         _ = try generations()
         guard maxChannelsPerProcess > 0 else { throw ValidationError("--max-channels-per-process must be at least 1") }
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -267,9 +288,22 @@ struct Smafd: ParsableCommand {
             overrides[parts[0]] = n
         }
         let only = allocators.map { Set($0.split(separator: ",").map { String($0) }) }
-        let found = AllocatorDiscovery(only: only, drmDevices: drmDevices).discover()
+        var discovery = AllocatorDiscovery(only: only, drmDevices: drmDevices)
+        let kmapOverrides = try kernelMappingOverrides()
+        discovery.kernelMappingOverrides = kmapOverrides
+        if noKernelMappingSelfTest { discovery.makeJudge = nil }
+        let found = discovery.discover()
         for s in found.skipped {
             logger.info("allocator \(s.name) not offered: \(s.reason)")
+        }
+        for note in found.kernelMappingNotes {
+            logger.info("\(note)")
+        }
+        for a in found.allocators where a.properties.kernelMappings.isWrong {
+            logger.warning("allocator \(a.name): kernel mappings are wrong (\(a.properties.kernelMappings.source)); devices that use buffers through the kernel never get it")
+        }
+        for name in kmapOverrides.keys.sorted() where !found.allocators.contains(where: { $0.name == name }) {
+            logger.warning("--kernel-mappings \(name): no such allocator works on this host")
         }
         let registry = AllocatorRegistry(securing: module)
         for a in found.allocators {

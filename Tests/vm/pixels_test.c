@@ -218,6 +218,11 @@ int main(int argc, char **argv)
 			char exp[64] = "", name[64] = "";
 			imp_fdinfo(fd, exp, sizeof(exp), name, sizeof(name));
 			vt_note("smafd chose: %s (exporter %s)", name, exp);
+			/* The judges open the devices themselves; vkms's first opener
+			 * is its DRM master, which the writeback commit needs. */
+			close(v);
+			close(card);
+			v = card = -1;
 			if (vt_check(ok, "smaf_create_buffer_for(vivid instance 0, vkms) %s", vt_why(!ok))) {
 				judge("for vivid instance 0 and vkms", fd, 0);
 				close(fd);

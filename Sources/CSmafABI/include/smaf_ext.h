@@ -139,12 +139,15 @@ struct smaf_ext_create_for {
  * satisfies them): smaf_ext_devices.needs bits. */
 #define SMAF_NEEDS_DMABUF     0x1u /* any device: only a dma-buf can be imported */
 #define SMAF_NEEDS_CONTIGUOUS 0x2u /* physically contiguous memory */
+#define SMAF_NEEDS_KERNEL_MAPPING 0x4u /* correct kernel mappings: a device uses buffers through the kernel (dma_buf_vmap) */
 
 /* Where the facts came from: smaf_ext_devices.sources bits. */
 #define SMAF_SOURCE_UDEV        0x1u /* udev properties were read */
 #define SMAF_SOURCE_NO_UDEV     0x2u /* udev has no data (udevd not running?): sysfs only */
 #define SMAF_SOURCE_DMA_MASK    0x4u /* a sysfs dma_mask_bits */
 #define SMAF_SOURCE_IOMMU_GROUP 0x8u /* an iommu_group: the device translates */
+#define SMAF_SOURCE_KERNEL_MAPPING 0x10u /* udev SMAF_KERNEL_MAPPING was set */
+#define SMAF_SOURCE_NO_DMA      0x20u /* no DMA mask nor IOMMU group in sysfs: a device without DMA of its own */
 
 /* SMAF_IOC_EXT_DEVICES argument (256 bytes): the merged constraints of the
  * devices, and which allocators meet them for a buffer of `length` bytes

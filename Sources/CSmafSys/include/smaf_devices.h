@@ -17,6 +17,8 @@ struct smaf_udev_facts {
 	unsigned mask_bits;  /* SMAF_DMA_MASK_BITS */
 	int has_align;
 	uint64_t align;      /* SMAF_DMA_ALIGN (bytes) */
+	int has_kernel_mapping;
+	int kernel_mapping;  /* SMAF_KERNEL_MAPPING: 1 the device reads or writes buffers through kernel mappings, 0 it does not */
 	int bad_value;       /* one of them is set but does not parse */
 	char syspath[512];
 };

@@ -28,10 +28,15 @@ public struct AllocatorProperties: Sendable, Equatable {
     public var alignment: UInt64
     /// What really backs the memory, for operators.
     public var backing: String
+    /// Whether the kernel's own mapping of a buffer holds its bytes (what
+    /// software devices such as vivid and vkms see); KernelMappings.swift.
+    public var kernelMappings: KernelMappings
 
+    /// kernelMappings nil: correct page by page for a dma-buf, n/a otherwise.
     public init(dmabuf: Bool, contiguous: Bool, lazy: Bool, maxSize: UInt64, readOnly: Bool,
                 writeSealable: Bool, lifetime: BufferLifetimeKind, addressBits: Int = SystemMemory.addressBits,
-                alignment: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))), backing: String) {
+                alignment: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))), backing: String,
+                kernelMappings: KernelMappings? = nil) {
         self.dmabuf = dmabuf
         self.contiguous = contiguous
         self.lazy = lazy
@@ -42,6 +47,7 @@ public struct AllocatorProperties: Sendable, Equatable {
         self.addressBits = addressBits
         self.alignment = alignment
         self.backing = backing
+        self.kernelMappings = kernelMappings ?? (dmabuf ? .pageByPage : .cpuOnly)
     }
 }
 

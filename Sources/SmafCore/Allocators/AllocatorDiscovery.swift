@@ -15,6 +15,15 @@ public struct AllocatorDiscovery {
     public var sysDirectory = "/sys"
     public var procDirectory = "/proc"
     public let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    /// The kernel whose rule gives the kernel-mapping verdicts the
+    /// self-test does not (KernelMappingRule).
+    public var kernelRelease = KernelMappingRule.runningRelease()
+    /// --kernel-mappings: the operator's verdicts, by allocator name; they
+    /// beat the rule and the self-test.
+    public var kernelMappingOverrides: [String: KernelMappings.Verdict] = [:]
+    /// Makes the self-test's judge, nil when there is none here (no vkms);
+    /// the closure itself nil: no self-test (--no-kernel-mapping-self-test).
+    public var makeJudge: (() -> (any KernelMappingJudge)?)? = { VkmsJudge() }
 
     public init(only: Set<String>? = nil, drmDevices: [String] = []) {
         self.only = only
@@ -26,6 +35,9 @@ public struct AllocatorDiscovery {
     public struct Outcome {
         public var allocators: [any Allocator] = []
         public var skipped: [(name: String, reason: String)] = []
+        /// How each dma-buf allocator's kernel-mapping verdict was reached
+        /// when the self-test could not decide it, for the log.
+        public var kernelMappingNotes: [String] = []
     }
 
     public func discover() -> Outcome {
@@ -58,8 +70,12 @@ public struct AllocatorDiscovery {
         if access(udmabufPath, F_OK) == 0 {
             let node = ExporterNode(path: udmabufPath)
             let limit = UdmabufAllocator.sizeLimit(parameterFile: "\(sysDirectory)/module/udmabuf/parameters/size_limit_mb")
+            let largeFolios = KernelMappingRule.shmemLargeFolios(sysDirectory: sysDirectory)
+            func rule(hugetlb: Bool) -> KernelMappings {
+                KernelMappingRule.udmabuf(hugetlb: hugetlb, release: kernelRelease, shmemLargeFolios: largeFolios)
+            }
             offer("smaf-udmabuf") {
-                node.map { .success(UdmabufAllocator(node: $0, memory: .shmem, sizeLimit: limit)) }
+                node.map { .success(UdmabufAllocator(node: $0, memory: .shmem, sizeLimit: limit, kernelMappings: rule(hugetlb: false))) }
                     ?? .failure(.syscall("open \(udmabufPath)"))
             }
             offer("smaf-udmabuf-hugetlb") {
@@ -67,7 +83,8 @@ public struct AllocatorDiscovery {
                 guard let huge = hugePageSize(), reservedHugePages() > 0 else {
                     return .failure(AllocationFailure(.ENOMEM, "no huge pages are reserved (vm.nr_hugepages is 0; boot with hugepages=N)"))
                 }
-                return .success(UdmabufAllocator(node: node, memory: .hugetlb(pageSize: huge), sizeLimit: limit))
+                return .success(UdmabufAllocator(node: node, memory: .hugetlb(pageSize: huge), sizeLimit: limit,
+                                                 kernelMappings: rule(hugetlb: true)))
             }
         }
 
@@ -91,7 +108,36 @@ public struct AllocatorDiscovery {
 
         offer("smaf-memfd") { .success(MemfdAllocator()) }
         offer("smaf-secretmem") { .success(SecretmemAllocator()) }
+        out.allocators = assessKernelMappings(out.allocators, notes: &out.kernelMappingNotes)
         return out
+    }
+
+    /// Each dma-buf allocator's kernel-mapping verdict: the operator's word
+    /// if given, else what the self-test saw, else what the allocator
+    /// declared (for udmabuf, the rule for this kernel).
+    func assessKernelMappings(_ found: [any Allocator], notes: inout [String]) -> [any Allocator] {
+        let needsJudge = found.contains { $0.properties.dmabuf && kernelMappingOverrides[$0.name] == nil }
+        let judge = needsJudge ? makeJudge?() : nil
+        if needsJudge && judge == nil {
+            notes.append(makeJudge == nil ? "kernel-mapping self-test off (--no-kernel-mapping-self-test): verdicts come from the rule"
+                                          : "no kernel-mapping self-test (no vkms card): verdicts come from the rule")
+        }
+        return found.map { a -> any Allocator in
+            guard a.properties.dmabuf else { return a }
+            if let v = kernelMappingOverrides[a.name] {
+                return KernelMappingAssessed(a, KernelMappings(v, "--kernel-mappings \(a.name)=\(v.rawValue)"))
+            }
+            guard let judge else { return a }
+            switch judge.check(a) {
+            case .success(0):
+                return KernelMappingAssessed(a, KernelMappings(.correct, "self-test: \(judge.name) read back every pixel right"))
+            case .success(let n):
+                return KernelMappingAssessed(a, KernelMappings(.wrong, "self-test: \(judge.name) read back \(n) of \(judge.probePixels) pixels wrong"))
+            case .failure(let f):
+                notes.append("\(a.name): the kernel-mapping self-test through \(judge.name) could not run (\(f.reason)); \(a.properties.kernelMappings.source)")
+                return a
+            }
+        }
     }
 
     /// nil if the allocator made (and released) one page-sized buffer.

@@ -25,7 +25,9 @@ public struct UdmabufAllocator: Allocator {
     let node: ExporterNode
 
     /// `sizeLimit`: the module's size_limit_mb in bytes (see sizeLimit(from:)).
-    public init(node: ExporterNode, memory: UdmabufBacking, sizeLimit: UInt64, ranking: Int32? = nil) {
+    /// `kernelMappings`: the verdict for this kernel (KernelMappingRule.udmabuf).
+    public init(node: ExporterNode, memory: UdmabufBacking, sizeLimit: UInt64, ranking: Int32? = nil,
+                kernelMappings: KernelMappings = .pageByPage) {
         self.node = node
         self.memory = memory
         switch memory {
@@ -35,14 +37,16 @@ public struct UdmabufAllocator: Allocator {
             properties = AllocatorProperties(
                 dmabuf: true, contiguous: false, lazy: false, maxSize: sizeLimit, readOnly: false,
                 writeSealable: false, lifetime: .lastClose,
-                backing: "udmabuf over a sealed shmem memfd (scatter-gather, pages pinned at creation)")
+                backing: "udmabuf over a sealed shmem memfd (scatter-gather, pages pinned at creation)",
+                kernelMappings: kernelMappings)
         case .hugetlb(let page):
             name = "smaf-udmabuf-hugetlb"
             self.ranking = ranking ?? AllocatorRanking.udmabufHugetlb
             properties = AllocatorProperties(
                 dmabuf: true, contiguous: true, lazy: false, maxSize: min(page, sizeLimit), readOnly: false,
                 writeSealable: false, lifetime: .lastClose, alignment: page,
-                backing: "udmabuf over a hugetlb memfd (\(page >> 20) MiB pages: contiguous up to one page, from the reserved pool)")
+                backing: "udmabuf over a hugetlb memfd (\(page >> 20) MiB pages: contiguous up to one page, from the reserved pool)",
+                kernelMappings: kernelMappings)
         }
     }
 

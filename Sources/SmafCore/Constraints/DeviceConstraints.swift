@@ -13,6 +13,11 @@ public struct DeviceFacts: Sendable, Equatable {
     /// sysfs iommu_group: the device translates its addresses, so scattered
     /// pages anywhere in memory will do (unless udev says otherwise).
     public var iommu = false
+    /// It reads or writes buffers through kernel mappings (dma_buf_vmap), as
+    /// devices without DMA of their own do (vivid, vkms): udev
+    /// SMAF_KERNEL_MAPPING, else no DMA mask and no IOMMU group in sysfs on
+    /// the device or any parent.
+    public var kernelMapping = false
     /// SMAF_SOURCE_* bits: where these facts came from.
     public var sources: UInt32 = 0
 
@@ -25,6 +30,11 @@ public enum DeviceFactSources {
     public static let noUdev: UInt32 = 0x2
     public static let dmaMask: UInt32 = 0x4
     public static let iommuGroup: UInt32 = 0x8
+    /// udev SMAF_KERNEL_MAPPING was set.
+    public static let kernelMappingProperty: UInt32 = 0x10
+    /// sysfs shows neither a DMA mask nor an IOMMU group on the device or a
+    /// parent: taken for a device without DMA of its own.
+    public static let noDMA: UInt32 = 0x20
 }
 
 /// The constraints of every device that will use a buffer, merged: the
@@ -36,6 +46,8 @@ public struct DeviceConstraints: Sendable, Equatable {
     /// 64: no limit.
     public var dmaMaskBits = 64
     public var align: UInt64 = 0
+    /// Some device reads or writes buffers through kernel mappings.
+    public var kernelMapping = false
     public var sources: UInt32 = 0
 
     public init() {}
@@ -51,6 +63,7 @@ public struct DeviceConstraints: Sendable, Equatable {
         // physical addresses do not limit it.
         if !f.iommu, let bits = f.dmaMaskBits { dmaMaskBits = min(dmaMaskBits, bits) }
         align = max(align, f.align)
+        kernelMapping = kernelMapping || f.kernelMapping
         sources |= f.sources
     }
 
@@ -58,7 +71,12 @@ public struct DeviceConstraints: Sendable, Equatable {
     public var needsDMABuf: Bool { devices > 0 }
 
     /// smaf_ext.h SMAF_NEEDS_* bits.
-    public var needsBits: UInt32 { (needsDMABuf ? 0x1 : 0) | (contiguous ? 0x2 : 0) }
+    public var needsBits: UInt32 { (needsDMABuf ? 0x1 : 0) | (contiguous ? 0x2 : 0) | (kernelMapping ? 0x4 : 0) }
+
+    /// The needs no single allocator may meet together, for the refusal's log.
+    public var combinedNeeds: [String] {
+        (contiguous ? ["physically contiguous memory"] : []) + (kernelMapping ? ["correct kernel mappings"] : [])
+    }
 }
 
 extension Allocator {
@@ -70,6 +88,9 @@ extension Allocator {
         let p = properties
         if !p.dmabuf { return "a device can only import a dma-buf (\(name) is CPU-only)" }
         if c.contiguous && !p.contiguous { return "physically contiguous memory (\(name) is scatter-gather)" }
+        if c.kernelMapping && p.kernelMappings.isWrong {
+            return "correct kernel mappings, which a device that uses buffers through the kernel needs (\(name)'s are wrong: \(p.kernelMappings.source))"
+        }
         if length > p.maxSize { return "a buffer of \(length) bytes (\(name) makes at most \(p.maxSize))" }
         if c.dmaMaskBits < p.addressBits {
             return "memory below 2^\(c.dmaMaskBits) (\(name)'s pages may lie anywhere below 2^\(p.addressBits))"

@@ -27,6 +27,10 @@ public struct SystemDeviceFacts: DeviceFactSource {
                 f.contiguous = u.contiguous != 0
                 if u.has_mask_bits != 0 { f.dmaMaskBits = Int(u.mask_bits) }
                 if u.has_align != 0 { f.align = u.align }
+                if u.has_kernel_mapping != 0 {
+                    f.kernelMapping = u.kernel_mapping != 0
+                    f.sources |= DeviceFactSources.kernelMappingProperty
+                }
             } else {
                 f.sources |= DeviceFactSources.noUdev
             }
@@ -50,6 +54,17 @@ public struct SystemDeviceFacts: DeviceFactSource {
             }
             guard let slash = dir.lastIndex(of: "/") else { break }
             dir = String(dir[..<slash])
+        }
+        // No DMA mask and no IOMMU anywhere up the tree, and udev says
+        // nothing: a device without DMA of its own (vivid, vkms, vgem), which
+        // can only touch a buffer through a kernel mapping. (Platform devices
+        // with DMA show no mask in sysfs either; for them this costs only
+        // the allocators whose kernel mappings are wrong, and a udev rule
+        // SMAF_KERNEL_MAPPING=0 undoes it.)
+        if f.sources & DeviceFactSources.kernelMappingProperty == 0, sysfs.hasPrefix("/sys/devices/"),
+           f.sources & (DeviceFactSources.dmaMask | DeviceFactSources.iommuGroup) == 0, f.dmaMaskBits == nil {
+            f.kernelMapping = true
+            f.sources |= DeviceFactSources.noDMA
         }
         return f
     }
