@@ -8,9 +8,10 @@
 #    contiguity known: a dma-buf), and smafd says once that udev has no data.
 # 2. Debian's systemd-udevd with a test rule that sets SMAF_DMA_CONTIGUOUS=1
 #    on vivid instance 1's capture node (by its name attribute):
-#    smaf_create_buffer_for picks a contiguous allocator and vivid captures
-#    into it, while a non-contiguous dma-buf forced by name is refused with
-#    EFAULT (6.12; on 6.1 no allocator is contiguous: EINVAL); a buffer for
+#    a buffer for it is EINVAL (6.1: no allocator is contiguous; 6.12: the
+#    contiguous one, hugetlb udmabuf, maps wrongly in the kernel and vivid
+#    draws through a kernel mapping), and smafd's log says why, while a
+#    non-contiguous dma-buf forced by name is refused with EFAULT; a buffer for
 #    vivid instance 0 + vgem is a dma-buf both import; bad device fds get
 #    their errno; smafctl devices and smafctl create --for say the same.
 # Prints "ok"/"FAIL" lines and "constraints-tests: N passed, M failed".
@@ -70,9 +71,13 @@ import json, sys
 print(" ".join(a["name"] for a in json.load(sys.stdin)["allocators"] if a["contiguous"] and a["dmabuf"]))')
 case $(uname -r) in
 6.12.*)
+	# Its one contiguous allocator maps wrongly in the kernel, and vivid
+	# draws through a kernel mapping (docs/allocators.md, "Kernel mappings").
 	expect "6.12 has a contiguous allocator ($contig)" test "$contig" = smaf-udmabuf-hugetlb
-	run_test "the dma-contig node gets a contiguous buffer and captures into it; smaf-udmabuf by name is refused (EFAULT)" \
-		"$T" --contiguous-known --scatter smaf-udmabuf
+	run_test "the dma-contig node: EINVAL, the contiguous allocator's kernel mappings are wrong; smaf-udmabuf by name is refused (EFAULT)" \
+		"$T" --contiguous-known --none --scatter smaf-udmabuf
+	expect "smafd logs why: contiguous memory and correct kernel mappings, which nothing here gives both" \
+		grep -q "no allocator meets the devices' constraints: .*smaf-udmabuf-hugetlb cannot give correct kernel mappings.*the devices need physically contiguous memory and correct kernel mappings, and no allocator on this kernel gives both" "$WORK/smafd.log"
 	;;
 *)
 	expect "no contiguous allocator on $(uname -r) ('$contig')" test -z "$contig"
@@ -90,6 +95,8 @@ expect "smafctl devices: $v1 needs contiguous memory (udev), $v0 and vgem do not
 import json; r = json.load(open('$WORK/devices.json'))
 d = {x['device']: x for x in r}
 assert d['$v1']['contiguous'] and 'udev' in d['$v1']['sources'], d['$v1']
+assert d['$v0']['kernel_mapping'] and d['$v1']['kernel_mapping'] and d['$card']['kernel_mapping'], d
+assert any('no DMA mask' in s for s in d['$v1']['sources']), d['$v1']
 assert not d['$v0']['contiguous'] and not d['$card']['contiguous']
 assert d['all together']['contiguous'] and d['all together']['dmabuf']
 assert 'smaf-memfd' not in d['$v0']['allocators'] and d['$v0']['allocators'], d['$v0']
@@ -97,13 +104,12 @@ assert d['all together']['allocators'] == [a for a in d['$v0']['allocators'] if 
 "
 "$SMAFCTL" devices "$v1" >"$WORK/devices.txt"
 sed 's/^/    /' "$WORK/devices.txt"
-expect "smafctl devices prints a table: $v1 needs contiguous memory" grep -Eq "^ *$v1 +yes +64 bits" "$WORK/devices.txt"
-if [[ $(uname -r) == 6.12.* ]]; then
-	"$SMAFCTL" create --size 450K --for "$v1" >"$WORK/create-for.txt" 2>&1
-	rc=$?
-	sed 's/^/    /' "$WORK/create-for.txt"
-	expect "smafctl create --for $v1 gets smaf-udmabuf-hugetlb (rc=$rc)" grep -q "allocator smaf-udmabuf-hugetlb, dma-buf of udmabuf" "$WORK/create-for.txt"
-fi
+expect "smafctl devices prints a table: $v1 needs contiguous memory and a kernel mapping" grep -Eq "^ *$v1 +yes +yes +64 bits" "$WORK/devices.txt"
+"$SMAFCTL" create --size 450K --for "$v1" >"$WORK/create-for.txt" 2>&1
+rc=$?
+sed 's/^/    /' "$WORK/create-for.txt"
+expect "smafctl create --for $v1 fails with EINVAL: no allocator meets its needs here (rc=$rc)" \
+	bash -c "test $rc != 0 && grep -q 'SMAF_IOC_EXT_CREATE_FOR: Invalid argument' '$WORK/create-for.txt'"
 "$SMAFCTL" create --size 64K --for "$v0" --for "$card" >"$WORK/create-for2.txt" 2>&1
 expect "smafctl create --for $v0 --for $card gets a dma-buf" grep -q "dma-buf of" "$WORK/create-for2.txt"
 "$SMAFCTL" create --size 64K --for /etc/hostname >"$WORK/create-bad.txt" 2>&1
