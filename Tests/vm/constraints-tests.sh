@@ -54,6 +54,9 @@ stop_smafd
 echo "# --- 2. systemd-udevd with a rule tagging vivid instance 1 as needing contiguous memory"
 mkdir -p /run/udev/rules.d
 echo 'SUBSYSTEM=="video4linux", ATTR{name}=="vivid-001-vid-cap", ENV{SMAF_DMA_CONTIGUOUS}="1"' >"$RULE"
+# Instance 0 declared a DMA device by udev (it is not: only to see the
+# property beat the sysfs inference, which instance 1 keeps).
+echo 'SUBSYSTEM=="video4linux", ATTR{name}=="vivid-000-vid-cap", ENV{SMAF_KERNEL_MAPPING}="0"' >>"$RULE"
 # The shipped example rules load too (they match no device in the VM).
 SHIPPED=/run/udev/rules.d/75-smaf-constraints.rules
 install -m 0644 "$(dirname "$0")/../../udev/75-smaf-constraints.rules" "$SHIPPED"
@@ -95,8 +98,9 @@ expect "smafctl devices: $v1 needs contiguous memory (udev), $v0 and vgem do not
 import json; r = json.load(open('$WORK/devices.json'))
 d = {x['device']: x for x in r}
 assert d['$v1']['contiguous'] and 'udev' in d['$v1']['sources'], d['$v1']
-assert d['$v0']['kernel_mapping'] and d['$v1']['kernel_mapping'] and d['$card']['kernel_mapping'], d
+assert d['$v1']['kernel_mapping'] and d['$card']['kernel_mapping'], d
 assert any('no DMA mask' in s for s in d['$v1']['sources']), d['$v1']
+assert not d['$v0']['kernel_mapping'] and 'udev SMAF_KERNEL_MAPPING' in d['$v0']['sources'], d['$v0']
 assert not d['$v0']['contiguous'] and not d['$card']['contiguous']
 assert d['all together']['contiguous'] and d['all together']['dmabuf']
 assert 'smaf-memfd' not in d['$v0']['allocators'] and d['$v0']['allocators'], d['$v0']
