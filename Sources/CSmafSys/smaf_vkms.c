@@ -3,7 +3,6 @@
 #endif
 #include "smaf_vkms.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,33 +42,6 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	while ((r = ioctl(fd, req, arg)) != 0 && (errno == EINTR || errno == EAGAIN))
 		;
 	return r == 0 ? 0 : -errno;
-}
-
-int smaf_vkms_open(const char *dri_dir)
-{
-	DIR *d = opendir(dri_dir);
-	if (!d)
-		return -errno;
-	int result = -ENODEV;
-	struct dirent *e;
-	while (result < 0 && (e = readdir(d))) {
-		if (strncmp(e->d_name, "card", 4))
-			continue;
-		char path[300], name[32] = "";
-		snprintf(path, sizeof(path), "%s/%s", dri_dir, e->d_name);
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			result = -errno;
-			continue;
-		}
-		struct drm_version v = { .name = name, .name_len = sizeof(name) - 1 };
-		if (xioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && !strcmp(name, "vkms"))
-			result = fd;
-		else
-			close(fd);
-	}
-	closedir(d);
-	return result;
 }
 
 /* The id of object obj's property called name, and its current value; 0 if
@@ -225,6 +197,18 @@ static int find_pipe(struct scanout *s, char *why, size_t cap)
 	return 0;
 }
 
+/* An XRGB8888 framebuffer over GEM handle h: 0 with its id, or -errno. */
+static int add_fb(int card, uint32_t h, uint32_t width, uint32_t height, uint32_t pitch, uint32_t *id)
+{
+	struct drm_mode_fb_cmd2 fb = { .width = width, .height = height, .pixel_format = DRM_FORMAT_XRGB8888 };
+	fb.handles[0] = h;
+	fb.pitches[0] = pitch;
+	int r = xioctl(card, DRM_IOCTL_MODE_ADDFB2, &fb);
+	if (r == 0)
+		*id = fb.fb_id;
+	return r;
+}
+
 /* A mode of exactly width x height (small blanking, 60 Hz): vkms checks the
  * writeback framebuffer against the mode's size and nothing else. */
 static struct drm_mode_modeinfo make_mode(uint32_t w, uint32_t h)
@@ -264,14 +248,10 @@ int smaf_vkms_readback(int card, int dmabuf, uint32_t width, uint32_t height, ui
 		goto out;
 	}
 	s.src_handle = ph.handle;
-	struct drm_mode_fb_cmd2 fb = { .width = width, .height = height, .pixel_format = DRM_FORMAT_XRGB8888 };
-	fb.handles[0] = s.src_handle;
-	fb.pitches[0] = pitch;
-	if ((r = xioctl(card, DRM_IOCTL_MODE_ADDFB2, &fb))) {
+	if ((r = add_fb(card, s.src_handle, width, height, pitch, &s.src_fb))) {
 		r = fail(why, cap, -r, "ADDFB2 of the imported buffer");
 		goto out;
 	}
-	s.src_fb = fb.fb_id;
 
 	struct drm_mode_create_dumb dumb = { .width = width, .height = height, .bpp = 32 };
 	if ((r = xioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &dumb))) {
@@ -279,14 +259,10 @@ int smaf_vkms_readback(int card, int dmabuf, uint32_t width, uint32_t height, ui
 		goto out;
 	}
 	s.dst_handle = dumb.handle;
-	struct drm_mode_fb_cmd2 wfb = { .width = width, .height = height, .pixel_format = DRM_FORMAT_XRGB8888 };
-	wfb.handles[0] = dumb.handle;
-	wfb.pitches[0] = dumb.pitch;
-	if ((r = xioctl(card, DRM_IOCTL_MODE_ADDFB2, &wfb))) {
+	if ((r = add_fb(card, dumb.handle, width, height, dumb.pitch, &s.dst_fb))) {
 		r = fail(why, cap, -r, "ADDFB2 of the writeback frame");
 		goto out;
 	}
-	s.dst_fb = wfb.fb_id;
 
 	struct drm_mode_modeinfo mode = make_mode(width, height);
 	struct drm_mode_create_blob blob = { .data = (uintptr_t)&mode, .length = sizeof(mode) };

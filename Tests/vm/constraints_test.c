@@ -111,7 +111,7 @@ static void contiguous_known(const char *scatter, int none)
 			 "no allocator here gives what the dma-contig node needs: a buffer for it is EINVAL (r=%d %s)", r,
 			 r ? strerror(e) : "made");
 		/* With vkms as well (a display that also reads through the kernel). */
-		int card = smaf_vkms_open("/dev/dri");
+		int card = imp_drm_open("vkms");
 		if (card >= 0) {
 			int devs[2] = { card, v1 };
 			fd = -1;

@@ -130,9 +130,10 @@ static inline int imp_drm_driver(int drm, char *buf, size_t cap)
 	return 0;
 }
 
-/* An O_RDWR fd on the card node whose driver is "vgem" (found by its name,
- * never by number), or -ENODEV if none (-errno of the last failed open). */
-static inline int imp_vgem_open(void)
+/* An O_RDWR fd on the card node whose DRM driver is `driver` (found by its
+ * name, never by number), or -ENODEV if none (-errno of the last failed
+ * open). */
+static inline int imp_drm_open(const char *driver)
 {
 	DIR *d = opendir("/dev/dri");
 	if (!d)
@@ -149,13 +150,19 @@ static inline int imp_vgem_open(void)
 			result = -errno;
 			continue;
 		}
-		if (imp_drm_driver(fd, drv, sizeof(drv)) == 0 && !strcmp(drv, "vgem"))
+		if (imp_drm_driver(fd, drv, sizeof(drv)) == 0 && !strcmp(drv, driver))
 			result = fd;
 		else
 			close(fd);
 	}
 	closedir(d);
 	return result;
+}
+
+/* vgem's card node (imp_drm_open). */
+static inline int imp_vgem_open(void)
+{
+	return imp_drm_open("vgem");
 }
 
 /* DRM_IOCTL_PRIME_FD_TO_HANDLE: the GEM handle (> 0) vgem holds on the

@@ -59,7 +59,7 @@
  * readback could not run. */
 static long judge_vkms(const char *label, int fd)
 {
-	int card = smaf_vkms_open("/dev/dri");
+	int card = imp_drm_open("vkms");
 	if (!vt_check(card >= 0, "%s: vkms's card is there %s", label, card < 0 ? vt_errname(-card) : ""))
 		return card;
 	char why[256] = "";
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--for-devices") && argc == 2) {
 		vt_init("pixels-test --for-devices");
-		int v = imp_vivid_open(0), card = smaf_vkms_open("/dev/dri");
+		int v = imp_vivid_open(0), card = imp_drm_open("vkms");
 		vt_check(v >= 0 && card >= 0, "vivid instance 0's capture node and vkms's card are there");
 		int fd = -1;
 		if (v >= 0 && card >= 0) {

@@ -18,14 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An O_RDWR|O_CLOEXEC fd on the primary node (/dev/dri/cardN) whose DRM
- * driver is "vkms", or -ENODEV if there is none (-errno if one could not be
- * opened). dri_dir: normally "/dev/dri". */
-int smaf_vkms_open(const char *dri_dir);
-
 /*
  * Scans out the XRGB8888 framebuffer held by dma-buf fd `dmabuf` (width x
- * height pixels, `pitch` bytes per row) on vkms (card, from smaf_vkms_open)
+ * height pixels, `pitch` bytes per row) on vkms (card: an O_RDWR fd on its
+ * primary node, /dev/dri/cardN)
  * with a writeback-only atomic commit (vkms refuses its Virtual and
  * Writeback connectors on one CRTC), waits for the writeback fence and
  * copies the written-back frame (width x height XRGB8888, tightly packed)

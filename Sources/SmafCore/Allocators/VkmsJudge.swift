@@ -19,9 +19,15 @@ public final class VkmsJudge: KernelMappingJudge {
     static let height: UInt32 = 64
     public var probePixels: Int { Int(Self.width * Self.height) }
 
-    /// nil if no vkms card can be opened.
-    public init?(driDirectory: String = "/dev/dri") {
-        let fd = smaf_vkms_open(driDirectory)
+    /// nil if no vkms card can be opened. The card is found by its
+    /// platform device (/sys/class/drm/cardN/device is .../vkms), as vgem
+    /// is, so no other DRM node is ever opened.
+    public init?(sysDirectory: String = "/sys", devDirectory: String = "/dev") {
+        let cards = directoryEntries("\(sysDirectory)/class/drm")
+            .filter { $0.hasPrefix("card") && !$0.contains("-") }
+            .filter { lastPathComponent(realPath("\(sysDirectory)/class/drm/\($0)/device")) == "vkms" }
+        guard let name = cards.first else { return nil }
+        let fd = open("\(devDirectory)/dri/\(name)", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         card = fd
     }
