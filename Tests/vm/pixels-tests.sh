@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: the right bytes in every device (docs/allocators.md, "Kernel
 # mappings"). Runs inside the test VM as root, booted as scripts/test does
 # (vivid n_devs=2 allocators=0,1, vgem, vkms, 2 GiB, hugepages=16).

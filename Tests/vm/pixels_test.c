@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pixels_test: does a buffer hold the right bytes in every device that
  * uses it? Run by Tests/vm/pixels-tests.sh in a VM with vivid (n_devs=2

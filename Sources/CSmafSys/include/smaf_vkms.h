@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_vkms.h - vkms, the virtual KMS driver, as a judge of what the kernel
  * sees through its own mapping of a dma-buf.
