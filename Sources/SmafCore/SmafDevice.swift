@@ -186,7 +186,8 @@ public final class SmafDevice: Sendable {
             return refuse(.EINVAL, request: rq, caller: caller, registry.count == 0 ? "no allocator is registered"
                           : constraints.devices > 0 ? "no allocator meets the devices' constraints: "
                             + registry.allocators.map { "\($0.name) cannot give \($0.unmetConstraint(constraints, length: size) ?? "a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")" }.joined(separator: "; ")
-                            + (constraints.combinedNeeds.count > 1 ? "; the devices need \(constraints.combinedNeeds.joined(separator: " and ")), and no allocator on this kernel gives both" : "")
+                            + (constraints.combinedNeeds.count > 1 && !registry.allocators.contains { constraints.givesCombinedNeeds($0.properties) }
+                               ? "; the devices need \(constraints.combinedNeeds.joined(separator: " and ")), and no allocator on this kernel gives both" : "")
                           : "no allocator can make a \(readWrite ? "" : "read-only ")buffer of \(size) bytes")
         }
         let props = allocator.properties

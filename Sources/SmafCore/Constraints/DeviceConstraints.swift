@@ -73,9 +73,15 @@ public struct DeviceConstraints: Sendable, Equatable {
     /// smaf_ext.h SMAF_NEEDS_* bits.
     public var needsBits: UInt32 { (needsDMABuf ? 0x1 : 0) | (contiguous ? 0x2 : 0) | (kernelMapping ? 0x4 : 0) }
 
-    /// The needs no single allocator may meet together, for the refusal's log.
+    /// Contiguous memory and correct kernel mappings, when both are needed:
+    /// on some kernels no allocator gives both, which a refusal says.
     public var combinedNeeds: [String] {
         (contiguous ? ["physically contiguous memory"] : []) + (kernelMapping ? ["correct kernel mappings"] : [])
+    }
+
+    /// Whether `p` gives every need of combinedNeeds, whatever the size.
+    public func givesCombinedNeeds(_ p: AllocatorProperties) -> Bool {
+        p.dmabuf && (!contiguous || p.contiguous) && (!kernelMapping || !p.kernelMappings.isWrong)
     }
 }
 
