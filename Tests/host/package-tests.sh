@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Tier 1 (host, root): the Debian packages, from build to purge, in phases
 # that scripts/test runs around the VM tier (the VM sees the host's root as
 # it was when it booted, so the packages must be installed before it starts):

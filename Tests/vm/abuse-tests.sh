@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: abuse of smafd's handoff socket (runs inside the test VM as root).
 #   Tests/vm/abuse-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 # The abuse program (Tests/vm/abuse.c) runs a well-behaved client that

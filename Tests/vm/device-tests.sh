@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # Starts the freshly built smafd in each configuration the device issue
 # names and checks the real /dev node with the C programs built against

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: smafd's buffers as real dma-bufs (issue 10).  Runs inside the test
 # VM as root, booted by
 #   vm/smaf-vm --mem 2048 --modules vivid,vgem --module-param vivid.n_devs=2 \

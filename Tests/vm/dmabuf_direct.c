@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_direct: buffers made straight from the kernel, without smafd, and
  * what the importers do with them - the facts of design.md section 6 as

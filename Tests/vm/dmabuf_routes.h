@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_routes.h - every way a userspace process can get a buffer fd
  * straight from the kernel, without smafd (design.md section 6): the three

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_test: smafd's buffers as the importers see them (issue 10).  Run
  * by Tests/vm/dmabuf-tests.sh in a VM with vivid (n_devs=2 allocators=0,1)

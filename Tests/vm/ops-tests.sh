@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # Checks what "make install" put into DESTDIR (scripts/test installs into
 # .build/destdir on the host first) against the real kernel:

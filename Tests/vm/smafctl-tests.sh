@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: smafctl against a running smafd (runs inside the test VM as root).
 #   Tests/vm/smafctl-tests.sh SMAFD SMAFCTL BUILD_DIR      (BUILD_DIR: .build/c)
 # Prints ok/FAIL lines and "smafctl-tests: N passed, M failed".
