@@ -48,6 +48,15 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// --size as bytes, or a usage error (exit status 64, under the
+/// subcommand's usage when called from validate()) saying what is accepted.
+func sizeOption(_ text: String) throws -> UInt64 {
+    switch ByteSize.parsePositive(text) {
+    case .success(let v): return v
+    case .failure(let why): throw ValidationError("--size \(why)")
+    }
+}
+
 /// A user-facing failure: printed as one line, exit status 1.
 struct Failure: Error, CustomStringConvertible {
     let description: String
