@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 import Foundation
+import SmafCheck
 import SmafClient
 import SmafCore
 
@@ -34,7 +35,7 @@ struct GenerationCheck {
         // Served or refused: a CREATE in the first layout says which.
         let creates = requests.filter(\.creates)
         if let first = creates.first {
-            var probe = Self.createBytes(first, length: 4096, flags: SmafABI.flagRDWR)
+            var probe = legacyCreateBytes(first, length: 4096, flags: SmafABI.flagRDWR)
             let e = client == nil ? dev.raw(first.number, &probe) : {
                 switch client!.createRaw(first.number, &probe, fdField: Self.fdField(first)) {
                 case .success(let fd): close(fd); return 0
@@ -153,7 +154,7 @@ struct GenerationCheck {
 
     /// A legacy CREATE through the handoff (a plain ioctl on a node that is not smafd).
     private func create(_ r: LegacyRequest, flags: UInt32, name: String = "") -> (Int32, String) {
-        var b = Self.createBytes(r, length: 8193, flags: flags, name: name)
+        var b = legacyCreateBytes(r, length: 8193, flags: flags, name: name)
         guard let client else {
             let e = dev.raw(r.number, &b)
             return e == 0 ? (Int32(truncatingIfNeeded: b.withUnsafeBytes { $0.signedField(Self.fdField(r)) }), "success") : (-1, errnoName(e))
@@ -167,18 +168,6 @@ struct GenerationCheck {
     static func fdField(_ r: LegacyRequest) -> LegacyField {
         if case .create(_, _, _, let fd, _) = r.operation { return fd }
         return LegacyField(0, 4)
-    }
-
-    static func createBytes(_ r: LegacyRequest, length: UInt64, flags: UInt32, name: String = "") -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: r.size)
-        guard case .create(let len, let flagsAt, let nameAt, _, _) = r.operation else { return b }
-        b.withUnsafeMutableBytes { raw in
-            if len.width == 8 { raw.storeBytes(of: length, toByteOffset: len.offset, as: UInt64.self) }
-            else { raw.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: len.offset, as: UInt32.self) }
-            raw.storeBytes(of: flags, toByteOffset: flagsAt, as: UInt32.self)
-        }
-        if let nameAt { for (i, c) in name.utf8.prefix(63).enumerated() { b[nameAt + i] = c } }
-        return b
     }
 }
 
