@@ -19,6 +19,7 @@ struct Info: ParsableCommand {
         print("handoff socket  \(s("handoff_socket"))")
         print("page size       \(info["page_size"] as? Int ?? 0) bytes")
         print("abi generations: \((info["abi_generations"] as? [String] ?? []).joined(separator: ","))")
+        for w in info["warnings"] as? [String] ?? [] { print("warning: \(w)") }
         var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "lazy", "max size", "secure", "backing"],
                               rightAligned: [0, 2, 6])
         for a in info["allocators"] as? [[String: Any]] ?? [] {

@@ -214,6 +214,7 @@ struct Smafd: ParsableCommand {
         let l = device.limits
         let memory = Limits.defaults
         func size(_ v: UInt64, _ d: UInt64) -> String { v == d ? "\(v) bytes (physical memory)" : "\(v) bytes" }
+        if let warning = DmabufAdvice.cpuOnlyWarning(device.registry.allocators) { logger.warning("\(warning)") }
         logger.info("smafd \(SmafVersion.string) starting on kernel \(value("kernel"))", metadata: [
             "device": "\(device.devicePath)",
             "secure-module": "\(value("secure_module")): \(value("secure_policy"))",

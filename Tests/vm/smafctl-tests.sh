@@ -74,7 +74,8 @@ expect "smafctl check passes on smafd's /dev/smaf (rc=$rc)" bash -c "[ $rc = 0 ]
 expect "smafctl check --json lists every check as passed" json "$WORK/check.json" "len(j)>=25 and all(c['passed'] for c in j)"
 "$CTL" check --device /dev/null >"$WORK/null.txt" 2>&1
 rc=$?
-expect "smafctl check fails on a node that is not SMAF (/dev/null, rc=$rc)" bash -c "[ $rc = 1 ] && grep -q 'FAIL' '$WORK/null.txt'"
+expect "smafctl check on /dev/null: exit 1, 'not a SMAF device' once, no PASS (rc=$rc)" \
+	bash -c "[ $rc = 1 ] && [ \$(grep -c 'not a SMAF device' '$WORK/null.txt') = 1 ] && ! grep -q PASS '$WORK/null.txt'"
 "$CTL" info --device /dev/nonexistent >"$WORK/err.txt" 2>&1
 rc=$?
 expect "errors say what to do (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'is smafd running' '$WORK/err.txt'"
@@ -87,6 +88,19 @@ sed 's/^/    /' "$WORK/deny.txt"
 expect "under deny-cpu, smafctl create --secure reports the refused mapping (rc=$rc)" \
 	bash -c "[ $rc = 1 ] && grep -q 'writable mmap refused' '$WORK/deny.txt'"
 expect "smafd logged its start-up facts at info level" grep -q "smafd 0.3.0 starting on kernel" "$WORK/smafd.log"
+stop_smafd
+
+# Buffers only a CPU can use: smafd warns at start-up and smafctl info says
+# so, naming what would give dma-bufs; with an exporter neither does.
+cpu_only="no dma-buf exporter is usable"
+if expected_allocators | grep -Eq 'smaf-(vgem|heap-|udmabuf|drm-)'; then
+	expect "with a dma-buf exporter, smafd gives no CPU-only warning" bash -c "! grep -q '$cpu_only' '$WORK/smafd.log'"
+	expect "  ... nor does smafctl info" bash -c "! grep -q '$cpu_only' '$WORK/info.txt'"
+fi
+start_smafd "$WORK/cpu-only.log" --allocators smaf-memfd,smaf-secretmem
+expect "smafd --allocators smaf-memfd,smaf-secretmem warns at start-up that buffers are CPU-only, naming vgem, heaps and udmabuf" \
+	grep -Eq "warning.*$cpu_only.*modprobe vgem.*/dev/dma_heap.*/dev/udmabuf" "$WORK/cpu-only.log"
+run_grep "  ... and smafctl info shows the warning" "^warning: $cpu_only.*modprobe vgem" "$CTL" info
 stop_smafd
 
 finish
