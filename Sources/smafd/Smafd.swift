@@ -39,8 +39,9 @@ struct Smafd: ParsableCommand {
         "What SET_SECURE_FLAG means.",
         discussion: """
             testsecure: secure is a flag only, CPU mappings of secure buffers are allowed \
-            (the upstream test module). deny-cpu: CPU access to secure buffers is refused \
-            (the OP-TEE-era behaviour). none: SET_SECURE_FLAG fails with EINVAL and \
+            (the upstream test module). deny-cpu: CPU writes to secure buffers are refused \
+            (memfd write seal; permanent; reads stay allowed; EINVAL on buffers no seal applies \
+            to, dma-bufs and secretmem). none: SET_SECURE_FLAG fails with EINVAL and \
             GET_SECURE_FLAG reports 0.
             """))
     var secureModule: SecurePolicy = .testsecure
