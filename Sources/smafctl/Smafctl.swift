@@ -15,7 +15,7 @@ struct Smafctl: ParsableCommand {
 
 /// Options every subcommand takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "The device node (default: $SMAF_DEVICE or /dev/smaf).")
+    @Option(help: "The device node; the default is $SMAF_DEVICE if set.")
     var device: String = SmafDeviceHandle.defaultPath
 
     @Flag(help: "Machine-readable JSON instead of tables.")

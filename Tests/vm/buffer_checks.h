@@ -30,7 +30,7 @@ static inline size_t bc_pages_written(const unsigned char *p, size_t n)
  * refuses anything else with EINVAL; vivid instance 0 (vivid0, if >= 0)
  * captures a frame into a dma-buf that the CPU then reads through its
  * mapping (only the first page when `vmap_bug`: the 6.12 hugetlb udmabuf vmap
- * bug of design.md), and refuses anything else at QBUF.
+ * bug of docs/allocators.md), and refuses anything else at QBUF.
  */
 static inline void bc_check_buffer(const char *label, int fd, size_t size, size_t frame, int dmabuf, int vmap_bug,
 				   int drm, int vivid0)

@@ -64,7 +64,7 @@ static const char *exporter_of(const char *allocator, char *buf, size_t cap)
 	return NULL;
 }
 
-/* design.md: on 6.12.117 in-kernel CPU writes through the vmap of a
+/* docs/allocators.md: on 6.12.117 in-kernel CPU writes through the vmap of a
  * hugetlb-backed udmabuf (how vivid draws) land only in its first page. */
 static int vmap_bug_applies(const char *allocator)
 {
