@@ -103,4 +103,25 @@ expect "smafd --allocators smaf-memfd,smaf-secretmem warns at start-up that buff
 run_grep "  ... and smafctl info shows the warning" "^warning: $cpu_only.*modprobe vgem" "$CTL" info
 stop_smafd
 
+# docs/smafctl.md's sample session must be what the binaries print now
+# (numbers and column widths aside): scripts/doc-samples made it.
+echo "# --- docs/smafctl.md's sample session, made again by scripts/doc-samples"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+if ! expected_allocators | grep -qw smaf-vgem; then
+	expect "vgem is loaded for the sample session (vm/smaf-vm --modules vgem)" test -z "${CI:-}"
+	echo "# skipped by hand: vgem is not loaded, and the sample uses smaf-vgem"
+else
+	"$top/scripts/doc-samples" "$SMAFD" >"$WORK/sample.md" 2>&1
+	rc=$?
+	mask() { sed -E 's/[0-9]+/#/g; s/[[:space:]]+/ /g; s/ $//; s/buffers/buffer/g'; }
+	awk '/^<!-- sample: begin/ { on = 1; next } /^<!-- sample: end/ { on = 0 } on' "$top/docs/smafctl.md" | mask >"$WORK/doc.masked"
+	sed '1d;$d' "$WORK/sample.md" | mask >"$WORK/now.masked"
+	if [ "$rc" = 0 ] && [ -s "$WORK/doc.masked" ] && cmp -s "$WORK/doc.masked" "$WORK/now.masked"; then
+		ok "docs/smafctl.md's sample session is what smafd and smafctl print now ($(wc -l <"$WORK/now.masked") lines)"
+	else
+		bad "docs/smafctl.md's sample differs from a fresh scripts/doc-samples (rc=$rc; - doc, + now; run it with --write):"
+		diff -u "$WORK/doc.masked" "$WORK/now.masked" | tail -n +3 | head -n 30 | sed 's/^/    /'
+	fi
+fi
+
 finish
