@@ -14,7 +14,7 @@ bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 # Source files: code, scripts, build and packaging files, man pages, units and
 # rules; not docs, data (the fuzz corpus) or package metadata.
 source_files() {
-	git ls-files | grep -vE '^Tests/fuzz/corpus/|\.md$|^VERSION$|\.gitignore$|\.install$|^debian/(changelog|control|copyright|source/)'
+	git ls-files | grep -vE '^LICENSE$|^Tests/fuzz/corpus/|\.md$|^VERSION$|\.gitignore$|\.install$|^debian/(changelog|control|copyright|source/)'
 }
 
 if head -1 LICENSE | grep -qx 'MIT License' && grep -q 'Permission is hereby granted, free of charge' LICENSE; then
