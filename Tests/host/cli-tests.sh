@@ -67,11 +67,17 @@ else
 	grep -nE '\(default [0-9]|vm/smaf-vm|\.build/' "$WORK/help" | sed 's/^/    /'
 fi
 # Each "(default" a --help option line shows must be the only one in that option's text.
-awk '/^  -/ { if (n > 1) print opt; opt = $0; n = 0 } { n += gsub(/\(default/, "&") } END { if (n > 1) print opt }' "$WORK/help" >"$WORK/twice"
+# Options whose help text gives "(default" more than once.
+twice() { awk '/^  -/ { if (n > 1) print opt; opt = $0; n = 0 } { n += gsub(/\(default/, "&") } END { if (n > 1) print opt }'; }
+twice <"$WORK/help" >"$WORK/twice"
 if [ ! -s "$WORK/twice" ]; then ok "no smafd option's help gives '(default' twice"; else bad "options whose help gives '(default' twice:"; sed 's/^/    /' "$WORK/twice"; fi
 
 echo "# --- smafctl"
 usage_error 0 "^$version\$" "$SMAFCTL" --version
+for s in info status create devices check; do
+	"$SMAFCTL" "$s" --help | twice >"$WORK/twice"
+	if [ ! -s "$WORK/twice" ]; then ok "no 'smafctl $s' option's help gives '(default' twice"; else bad "'smafctl $s' options whose help gives '(default' twice:"; sed 's/^/    /' "$WORK/twice"; fi
+done
 under() { echo "^Usage: smafctl $1 "; }
 for cmd in "create --size 1Q" "create --size 99999999999999999999" "create --size -5" "create --size 0" "devices --size 1Q /dev/null"; do
 	case "$cmd" in
