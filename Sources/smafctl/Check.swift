@@ -11,9 +11,10 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a /dev/smaf-like node speaks the SMAF v10 ABI; exits 1 on any failure.",
         discussion: """
-            Struct sizes and request numbers, every error case of the spec with its errno, allocator \
-            enumeration, and a create/mmap round trip (through a handoff channel to smafd when the node is \
-            smafd, with a plain ioctl otherwise).
+            A node that does not answer GET_INFO of index 0 is reported as not a SMAF device (exit 1, no \
+            table). Otherwise every error case of the spec with its errno and the struct left untouched, \
+            allocator enumeration, and a create/mmap round trip (through a handoff channel to smafd when \
+            the node is smafd, with a plain ioctl otherwise). Usage errors exit 64.
             """)
 
     @OptionGroup var options: CommonOptions
