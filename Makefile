@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The C side of smaf-cuse (GNU make; scripts/build-c runs `make -s all`).
 # Everything goes to .build/c/:
 #   libsmaf.so.0.1.0, libsmaf.so.0, libsmaf.so   the libsmaf API (lib/libsmaf.h)

@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+// SPDX-License-Identifier: MIT
 import PackageDescription
 
 let package = Package(
@@ -44,10 +45,15 @@ let package = Package(
         .target(
             name: "SmafClient", dependencies: ["SmafCore", "CSmafSys"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
+        // smafctl check's v10 conformance check, over any node (smafctl's real
+        // one, the tests' in-process smafd with injected deviations).
+        .target(
+            name: "SmafCheck", dependencies: ["SmafCore"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "smafctl",
             dependencies: [
-                "SmafClient", "SmafCore", "CSmafSys",
+                "SmafClient", "SmafCheck", "SmafCore", "CSmafSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -71,6 +77,10 @@ let package = Package(
         .testTarget(
             name: "SmafCoreTests",
             dependencies: ["SmafCore", "SmafTestSupport", "CSmafABI", "CSmafSys"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
+        .testTarget(
+            name: "SmafCheckTests",
+            dependencies: ["SmafCheck", "SmafCore", "SmafTestSupport", "CSmafSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "SmafCUSETests",

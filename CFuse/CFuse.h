@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libfuse3's CUSE low-level API for Swift. The API level is pinned here so
  * every Swift file sees the same libfuse declarations. */
 #ifndef SMAF_CFUSE_H

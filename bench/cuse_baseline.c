@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cuse_baseline: the floor CUSE itself sets. A minimal C CUSE server that
  * answers every 128-byte _IOWR ioctl with a fixed 128-byte reply (a valid

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs inside the test VM: starts smafd twice and the C baseline server, runs
 # smaf-bench against them in this one boot, and stops them.
 #   bench/run-in-vm.sh SMAFD BUILD_DIR JSON_OUT [--short]

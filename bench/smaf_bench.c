@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_bench: measures smafd against its floor in one run (inside the VM):
  * a minimal C CUSE server for round trips, native memfd calls for CREATE,

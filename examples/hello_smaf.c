@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Allocate a SMAF buffer, map it, share it with a child, make it secure. */
 #include <stdio.h>
 #include <string.h>

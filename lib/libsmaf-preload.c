@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmaf-preload.so - lets programs that drive /dev/smaf with raw ioctl()s
  * (and never link libsmaf) receive real buffer fds from smafd:

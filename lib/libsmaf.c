@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmaf.c - the libsmaf API (libsmaf.h) over /dev/smaf.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmaf.h - the libsmaf API in its v8+ form (fc6a8b2 and later), served
  * by smafd's /dev/smaf. Same functions, arguments and return conventions as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_handoff.c - receives SMAF buffer fds from smafd over its handoff
  * socket (the protocol is specified in smaf_ext.h). Linked into libsmaf.so

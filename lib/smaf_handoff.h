@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_handoff.h - internal interface between libsmaf.so, libsmaf-preload.so
  * and the buffer handoff code (smaf_handoff.c) that both of them contain.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_legacy.h - the request structs and numbers of the SMAF generations
  * before v8 (v2, v3-v7) and of the local 64-bit-fd variant (S64), in the

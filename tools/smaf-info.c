@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf-info: list the allocators a SMAF device offers, using nothing but
  * open(2), ioctl(SMAF_IOC_GET_INFO) and our smaf.h - what any C program

@@ -1,1 +1,2 @@
+/* SPDX-License-Identifier: MIT */
 /* Header-only target: <linux/fuse.h> for tests. */

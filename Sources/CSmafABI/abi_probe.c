@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The C compiler's view of smaf.h; see smaf_abi_probe.h. */
 #include <string.h>
 #include "smaf.h"

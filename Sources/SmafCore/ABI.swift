@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// The SMAF v10 ioctl ABI (spec §1-§2): request numbers, struct sizes and
 /// field offsets. Tests check every number here against the C compiler's view
 /// of `smaf.h`, so this file and the header cannot drift apart silently.

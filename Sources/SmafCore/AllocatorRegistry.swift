@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import Synchronization
 
 /// Why a registration was refused (spec §5 B3: names that could never be

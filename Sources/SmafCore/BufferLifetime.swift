@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CSmafSys
 import Logging
 import Synchronization

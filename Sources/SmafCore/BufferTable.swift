@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import Synchronization
 
 /// The identity of an open file, as stat(2) gives it: what a buffer fd in any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// A fixed-size byte field of a uapi struct (`__u8 name[64]`, reserved tails),
 /// stored inline so decoding a request never touches the heap.
 public struct FixedBytes<let count: Int>: Sendable, Equatable {

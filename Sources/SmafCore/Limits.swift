@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,18 +35,7 @@ public struct Limits: Sendable, Equatable {
 }
 
 /// "16M", "4096", "1.5G", "2GiB" -> bytes (binary units); nil if not a size
-/// or beyond Int64.max (no file, so no buffer, can be larger: off_t).
+/// or beyond Int64.max. ByteSize.parse says why.
 public func parseByteSize(_ text: String) -> UInt64? {
-    var t = Substring(text.uppercased())
-    while t.first == " " { t.removeFirst() }
-    while t.last == " " { t.removeLast() }
-    let scales: [(String, Double)] = [("GIB", 1_073_741_824), ("MIB", 1_048_576), ("KIB", 1024),
-                                      ("G", 1_073_741_824), ("M", 1_048_576), ("K", 1024), ("B", 1)]
-    for (suffix, scale) in scales where t.hasSuffix(suffix) {
-        // 9.2e18 < Int64.max as a Double, so the conversion cannot trap.
-        guard let v = Double(t.dropLast(suffix.count)), v >= 0, v * scale < 9.2e18 else { return nil }
-        return UInt64(v * scale)
-    }
-    guard let v = UInt64(t), v <= UInt64(Int64.max) else { return nil }
-    return v
+    try? ByteSize.parse(text).get()
 }

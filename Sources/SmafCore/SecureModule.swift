@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CSmafSys
 
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ public struct TestSecureModule: SecureModule {
 }
 
 /// The OP-TEE-era behaviour (spec §3.19 without runtime device support):
-/// CPU access to a secure buffer is refused. A userspace daemon sees no
+/// CPU writes to a secure buffer are refused (the memfd write seal); reads stay allowed. A userspace daemon sees no
 /// mmap, so the kernel enforces it: securing adds the memfd write seal, after
 /// which writable shared mappings and write(2) fail with EPERM. The kernel
 /// refuses the seal while a writable shared mapping exists (EBUSY), and a

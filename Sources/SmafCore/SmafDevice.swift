@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CSmafSys
 import Logging
 import Synchronization
@@ -402,6 +403,7 @@ public final class SmafDevice: Sendable {
             ("handoff_socket", .string(handoff?.socketPath ?? "")),
             ("abi_generations", .array(generations.names.map { .string($0) })),
             ("page_size", .uint(pageSize)),
+            ("warnings", .array([DmabufAdvice.cpuOnlyWarning(registry.allocators)].compactMap { $0 }.map { .string($0) })),
             ("allocators", .array(registry.allocators.enumerated().map { i, a in
                 let p = a.properties
                 return .object([

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // smaf-core-bench: nanoseconds and heap allocations per decoded and
 // dispatched request in the Swift core, natively, without CUSE or /proc
 // (an in-memory caller environment), for each of the four v10 requests.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import ArgumentParser
 import Foundation
 import SmafClient
@@ -10,7 +11,8 @@ struct Create: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "Buffer size: bytes or with K/M/G (binary units), e.g. 16M.")
+    // Unconditional: "--size -5" is a negative size, not a missing value.
+    @Option(parsing: .unconditional, help: "Buffer size: bytes or with K/M/G (binary units), e.g. 16M.")
     var size: String
 
     @Option(help: "Allocator name (default: let SMAF choose).")
@@ -24,8 +26,10 @@ struct Create: ParsableCommand {
         valueName: "path"))
     var devices: [String] = []
 
+    func validate() throws { _ = try sizeOption(size) }
+
     func run() throws {
-        guard let length = parseByteSize(size), length > 0 else { throw ValidationError("--size '\(size)' is not a size") }
+        let length = try sizeOption(size)
         let handle = try options.open()
         let client = try options.handoff(handle)
         var report: [String: Any] = ["device": handle.path, "requested_bytes": length]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import ArgumentParser
 import Foundation
 import SmafClient
@@ -9,7 +10,7 @@ struct Devices: ParsableCommand {
 
     @OptionGroup var options: CommonOptions
 
-    @Option(help: "Buffer size to match for: bytes or with K/M/G (default: one page).")
+    @Option(parsing: .unconditional, help: "Buffer size to match for: bytes or with K/M/G (default: one page).")
     var size: String?
 
     @Argument(help: "Device nodes, e.g. /dev/video0 /dev/dri/card0.")
@@ -17,13 +18,11 @@ struct Devices: ParsableCommand {
 
     func validate() throws {
         guard !paths.isEmpty else { throw ValidationError("name at least one device") }
+        _ = try size.map(sizeOption)
     }
 
     func run() throws {
-        let length = try size.map { s -> UInt64 in
-            guard let v = parseByteSize(s), v > 0 else { throw ValidationError("--size '\(s)' is not a size") }
-            return v
-        } ?? 0
+        let length = try size.map(sizeOption) ?? 0
         let handle = try options.open()
         let names = try wrap { try handle.allocators() }
         let fds = try openDevices(paths)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import ArgumentParser
 import Foundation
 import SmafClient
@@ -18,6 +19,7 @@ struct Info: ParsableCommand {
         print("handoff socket  \(s("handoff_socket"))")
         print("page size       \(info["page_size"] as? Int ?? 0) bytes")
         print("abi generations: \((info["abi_generations"] as? [String] ?? []).joined(separator: ","))")
+        for w in info["warnings"] as? [String] ?? [] { print("warning: \(w)") }
         var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "kernel mappings", "lazy", "max size",
                                "secure", "backing"], rightAligned: [0, 2, 7])
         var verdicts: [String] = []

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import ArgumentParser
 import Foundation
 import SmafClient
@@ -14,7 +15,7 @@ struct Smafctl: ParsableCommand {
 
 /// Options every subcommand takes.
 struct CommonOptions: ParsableArguments {
-    @Option(help: "The device node (default: $SMAF_DEVICE or /dev/smaf).")
+    @Option(help: "The device node; the default is $SMAF_DEVICE if set.")
     var device: String = SmafDeviceHandle.defaultPath
 
     @Flag(help: "Machine-readable JSON instead of tables.")
@@ -44,6 +45,15 @@ struct CommonOptions: ParsableArguments {
             throw Failure("smafd answered with something that is not a JSON object")
         }
         return obj
+    }
+}
+
+/// --size as bytes, or a usage error (exit status 64, under the
+/// subcommand's usage when called from validate()) saying what is accepted.
+func sizeOption(_ text: String) throws -> UInt64 {
+    switch ByteSize.parsePositive(text) {
+    case .success(let v): return v
+    case .failure(let why): throw ValidationError("--size \(why)")
     }
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import Foundation
 
 /// Aligned plain-text tables and human units for smafctl's output.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import ArgumentParser
 import CFuse
 import Logging
@@ -21,9 +22,10 @@ struct Smafd: ParsableCommand {
             smafd registers a character device with the kernel's CUSE driver and answers the \
             SMAF ioctls (CREATE, GET/SET_SECURE_FLAG, GET_INFO) with the v10 ABI: the same \
             request numbers, struct layouts and errno values as the proposed kernel driver. \
-            It needs /dev/cuse (modprobe cuse) and root to open it. On a kernel without CUSE, \
-            run it inside the test VM: vm/smaf-vm -- .build/debug/smafd --foreground
-            """)
+            It needs /dev/cuse (modprobe cuse) and root to open it; every option is checked \
+            first, so a usage error (exit status 64) is reported on any kernel. See smafd(8).
+            """,
+        version: SmafVersion.string)
 
     @Option(help: ArgumentHelp(
         "Device node name; the node is /dev/<name>.",
@@ -34,17 +36,18 @@ struct Smafd: ParsableCommand {
     var foreground = false
 
     @Option(help: ArgumentHelp(
-        "Secure module: testsecure, deny-cpu or none.",
+        "What SET_SECURE_FLAG means.",
         discussion: """
             testsecure: secure is a flag only, CPU mappings of secure buffers are allowed \
-            (the upstream test module). deny-cpu: CPU access to secure buffers is refused \
-            (the OP-TEE-era behaviour). none: SET_SECURE_FLAG fails with EINVAL and \
+            (the upstream test module). deny-cpu: CPU writes to secure buffers are refused \
+            (memfd write seal; permanent; reads stay allowed; EINVAL on buffers no seal applies \
+            to, dma-bufs and secretmem). none: SET_SECURE_FLAG fails with EINVAL and \
             GET_SECURE_FLAG reports 0.
             """))
     var secureModule: SecurePolicy = .testsecure
 
     @Option(help: ArgumentHelp(
-        "Log level: trace, debug, info, notice, warning, error or critical.",
+        "Log level.",
         discussion: "At debug, every refused request is logged with its reason."))
     var logLevel: Logger.Level = .info
 
@@ -106,13 +109,13 @@ struct Smafd: ParsableCommand {
     @Option(help: ArgumentHelp("Largest buffer, e.g. 256M (default: physical memory). Larger: ENOMEM.", valueName: "size"))
     var maxBufferSize: String?
 
-    @Option(help: ArgumentHelp("Live buffers one user may own (default 16384). More: EMFILE.", valueName: "n"))
+    @Option(help: ArgumentHelp("Live buffers one user may own; more: EMFILE.", valueName: "n"))
     var maxBuffersPerUser: Int = Limits.defaults.maxBuffersPerUser
 
     @Option(help: ArgumentHelp("Live bytes one user may own, e.g. 4G (default: physical memory). More: ENOMEM.", valueName: "size"))
     var maxBytesPerUser: String?
 
-    @Option(help: ArgumentHelp("Handoff connections one process may hold (default 4); more are closed at once.", valueName: "n"))
+    @Option(help: ArgumentHelp("Handoff connections one process may hold; more are closed at once.", valueName: "n"))
     var maxChannelsPerProcess: Int = 4
 
     @Flag(help: "Do not install smafd's seccomp filter (for debugging).")
@@ -131,40 +134,6 @@ struct Smafd: ParsableCommand {
 
     @Option(help: .hidden)
     var cuseDevice = "/dev/cuse"
-
-    /// The --max-* options as Limits (sizes accept K/M/G).
-    func limits() throws -> Limits {
-        func size(_ text: String?, _ flag: String, default d: UInt64) throws -> UInt64 {
-            guard let text else { return d }
-            guard let v = parseByteSize(text), v > 0 else { throw ValidationError("\(flag) '\(text)' is not a size") }
-            return v
-        }
-        guard maxBuffersPerUser > 0 else { throw ValidationError("--max-buffers-per-user must be at least 1") }
-        return Limits(maxBufferSize: try size(maxBufferSize, "--max-buffer-size", default: Limits.defaults.maxBufferSize),
-                      maxBuffersPerUser: maxBuffersPerUser,
-                      maxBytesPerUser: try size(maxBytesPerUser, "--max-bytes-per-user", default: Limits.defaults.maxBytesPerUser))
-    }
-
-    func generations() throws -> AbiGenerations {
-        do { return try AbiGenerations(parsing: abiGenerations) } catch { throw ValidationError("--abi-generations: \(error)") }
-    }
-
-    func kernelMappingOverrides() throws -> [String: KernelMappings.Verdict] {
-        do { return try KernelMappings.parseOverrides(kernelMappings) } catch { throw ValidationError(error.description) }
-    }
-
-    func validate() throws {
-        _ = try limits()
-        _ = try kernelMappingOverrides()
-        _ = try generations()
-        guard maxChannelsPerProcess > 0 else { throw ValidationError("--max-channels-per-process must be at least 1") }
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        guard !devname.isEmpty, devname.count <= 64, devname.allSatisfy(allowed.contains),
-              devname != ".", devname != ".."
-        else {
-            throw ValidationError("--devname '\(devname)' must be 1-64 characters of letters, digits, '.', '_' or '-'")
-        }
-    }
 
     func run() throws {
         let level = logLevel
@@ -262,6 +231,7 @@ struct Smafd: ParsableCommand {
         let l = device.limits
         let memory = Limits.defaults
         func size(_ v: UInt64, _ d: UInt64) -> String { v == d ? "\(v) bytes (physical memory)" : "\(v) bytes" }
+        if let warning = DmabufAdvice.cpuOnlyWarning(device.registry.allocators) { logger.warning("\(warning)") }
         logger.info("smafd \(SmafVersion.string) starting on kernel \(value("kernel"))", metadata: [
             "device": "\(device.devicePath)",
             "secure-module": "\(value("secure_module")): \(value("secure_policy"))",
@@ -279,15 +249,8 @@ struct Smafd: ParsableCommand {
     /// The allocators that work here (--allocators, --drm-device), ranked
     /// (--rank; the secure module's enforceable ones first), plus --alias names.
     private func makeRegistry(_ module: (any SecureModule)?, _ logger: Logger) throws -> AllocatorRegistry {
-        var overrides: [String: Int32] = [:]
-        for spec in ranks {
-            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, !parts[0].isEmpty, let n = Int32(parts[1]) else {
-                throw ValidationError("--rank \(spec): expected NAME=N with N a 32-bit integer")
-            }
-            overrides[parts[0]] = n
-        }
-        let only = allocators.map { Set($0.split(separator: ",").map { String($0) }) }
+        var overrides = try rankOverrides()
+        let only = try onlyAllocators()
         var discovery = AllocatorDiscovery(only: only, drmDevices: drmDevices)
         let kmapOverrides = try kernelMappingOverrides()
         discovery.kernelMappingOverrides = kmapOverrides
@@ -320,13 +283,12 @@ struct Smafd: ParsableCommand {
         guard registry.count > 0 else {
             throw ValidationError("no allocator works on this host with --allocators \(allocators ?? "")")
         }
-        for spec in aliases {
-            let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let target = registry.lookup(parts[1]) else {
-                throw ValidationError("--alias \(spec): expected OLD=NEW with NEW one of \(registry.allocators.map(\.name).joined(separator: ", "))")
+        for (old, new) in try aliasPairs() {
+            guard let target = registry.lookup(new) else {
+                throw ValidationError("--alias \(old)=\(new): \(new) does not work on this host; working allocators: \(registry.allocators.map(\.name).joined(separator: ", "))")
             }
-            do { try registry.register(AllocatorAlias(name: parts[0], target: target)) } catch {
-                throw ValidationError("--alias \(spec): \(error)")
+            do { try registry.register(AllocatorAlias(name: old, target: target)) } catch {
+                throw ValidationError("--alias \(old)=\(new): \(error)")
             }
         }
         return registry

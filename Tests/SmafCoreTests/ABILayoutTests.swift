@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CSmafABI
 import SmafCore
 import SmafTestSupport

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CSmafSys
 import Logging
 import SmafCore
@@ -137,7 +138,26 @@ final class AllocatorPluginTests: XCTestCase {
             XCTAssertEqual((e as? AllocationFailure)?.errno, .ENOMEM)
             XCTAssertTrue((e as? AllocationFailure)?.reason.contains("RLIMIT_MEMLOCK of 8192 bytes") == true)
         }
-        XCTAssertNotNil(SecretmemAllocator.memlockSoftLimit(of: getpid()) ?? 1, "the limits file parses")
+        // /proc/<pid>/limits must give this process's own soft limit ("unlimited": nil).
+        var rl = rlimit()
+        XCTAssertEqual(getrlimit(__rlimit_resource_t(8) /* RLIMIT_MEMLOCK */, &rl), 0)
+        XCTAssertEqual(SecretmemAllocator.memlockSoftLimit(of: getpid()), rl.rlim_cur == rlim_t.max ? nil : UInt64(rl.rlim_cur),
+                       "the limits file parses to getrlimit's soft limit")
+    }
+
+    func testOnlyCPUOnlyAllocatorsGiveAWarningNamingWhatGivesDmabufs() throws {
+        let w = try XCTUnwrap(DmabufAdvice.cpuOnlyWarning([MemfdAllocator(), SecretmemAllocator()]))
+        for words in ["CPU-only", "smaf-memfd, smaf-secretmem", "modprobe vgem", "/dev/dma_heap", "/dev/udmabuf"] {
+            XCTAssertTrue(w.contains(words), "'\(words)' missing from: \(w)")
+        }
+        XCTAssertNil(DmabufAdvice.cpuOnlyWarning([MemfdAllocator(), NamedAllocator.dmabuf("smaf-vgem", ranking: 0)]))
+        let registry = AllocatorRegistry()
+        try registry.register(MemfdAllocator())
+        let info = SmafDevice(registry: registry, secureModule: nil, logger: Logger(label: "test")).info()
+        guard case .object(let fields) = info, case .array(let warnings)? = fields.first(where: { $0.0 == "warnings" })?.1 else {
+            return XCTFail("info() has no warnings array")
+        }
+        XCTAssertEqual(warnings.count, 1, "smafctl info shows the warning")
     }
 
     func testSyscallFailuresMapToTheSameErrnoForEveryAllocator() {

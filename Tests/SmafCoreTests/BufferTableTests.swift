@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import XCTest
 @testable import SmafCore
 
@@ -50,5 +51,20 @@ final class BufferTableTests: XCTestCase {
         XCTAssertNil(parseByteSize("-1M"))
         XCTAssertNil(parseByteSize("nanG"))
         XCTAssertNil(parseByteSize("lots"))
+    }
+
+    func testByteSizeRefusalsSayWhy() {
+        XCTAssertEqual(ByteSize.parse("1Q"), .failure(.notASize("1Q")))
+        XCTAssertTrue("\(ByteSize.Refusal.notASize("1Q"))".contains("K, M or G"), "lists the suffixes")
+        XCTAssertEqual(ByteSize.parse("-5"), .failure(.negative("-5")))
+        XCTAssertEqual(ByteSize.parse("-1M"), .failure(.negative("-1M")))
+        XCTAssertEqual(ByteSize.parse("9223372036854775808"), .failure(.tooLarge("9223372036854775808")))
+        XCTAssertEqual(ByteSize.parse("99999999999999999999999"), .failure(.tooLarge("99999999999999999999999")))
+        XCTAssertEqual(ByteSize.parse("16000000000G"), .failure(.tooLarge("16000000000G")))
+        XCTAssertEqual(ByteSize.parsePositive("0"), .failure(.zero("0")))
+        XCTAssertEqual(ByteSize.parse("0"), .success(0))
+        XCTAssertEqual(ByteSize.parse("M"), .failure(.notASize("M")))
+        XCTAssertEqual(ByteSize.parse("1e3"), .failure(.notASize("1e3")))
+        XCTAssertEqual(ByteSize.parsePositive("2KiB"), .success(2048))
     }
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of smaf-fuzz into Tests/fuzz/corpus/ (replacing it).
 
 The input format is documented at the top of Tests/fuzz/smaf-fuzz/FuzzTarget.swift:

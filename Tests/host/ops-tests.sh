@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Tier 1 (no VM, no CUSE): "make install" and "make uninstall" into scratch
 # DESTDIRs, and the installed files: the file list and modes, libsmaf's soname
 # and links, libsmaf.pc, a C program built with nothing but

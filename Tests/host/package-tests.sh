@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Tier 1 (host, root): the Debian packages, from build to purge, in phases
 # that scripts/test runs around the VM tier (the VM sees the host's root as
 # it was when it booted, so the packages must be installed before it starts):
@@ -21,6 +22,9 @@
 #            user is left that was not there before "install".
 #
 #   Tests/host/package-tests.sh PHASE...     e.g. build install, later purge
+# The tests never remove what they did not install: with any of the packages
+# installed before "install", it stops (exit status 3) and "purge" removes
+# only what an "install" of the same run (SMAF_PACKAGE_TEST_RUN) installed.
 # Prints "ok"/"FAIL" lines and "package-tests: N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,6 +34,9 @@ PKGDIR=$ROOT/.build/packages
 VERSION=$(cat VERSION)
 TEST_USER=${PKG_TEST_USER:-smaf-pkgtest}   # the user the README's usermod step adds (scripts/test sets it)
 PACKAGES=(libsmaf-dev libsmaf0 smafd)
+# Which run installed the packages: purge removes only its own install
+# (scripts/test sets one id for its install and purge phases).
+RUN=${SMAF_PACKAGE_TEST_RUN:-by-hand}
 WORK=$(mktemp -d /tmp/smaf-package-tests.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 pass=0
@@ -142,20 +149,17 @@ leftover_packages() {
 # ---------------------------------------------------------------------------
 phase_install() {
 	echo "# --- install: dpkg -i, then the README's steps"
-	mkdir -p "$STATE"
-	# A run stopped before its purge (killed, or the machine stopped) leaves
-	# the packages installed; refusing here would fail every later run on
-	# this host. Purge them first, so that the snapshot below is of a host
-	# without them and the purge phase can check it is restored exactly.
+	# Packages these tests did not install are someone's install (and the
+	# smaf group its users are in): never purge them. A run stopped before
+	# its purge leaves its packages too; they are not this run's either.
 	local leftover
 	leftover=$(leftover_packages)
 	if [ -n "$leftover" ]; then
-		echo "# ${leftover% } installed already (a run stopped before its purge?): purging them first"
-		dpkg --purge "${PACKAGES[@]}" >"$WORK/leftover.log" 2>&1
-		local rc=$?
-		leftover=$(leftover_packages)
-		expect "dpkg --purge of the packages a stopped run left (rc=$rc)" test -z "$leftover"
+		bad "${leftover% } installed before this run: the package tests install and purge these packages, so they stop here rather than remove an install they did not make; purge them yourself (dpkg --purge ${PACKAGES[*]}) or run the tests on a host without them"
+		echo "package-tests: stopped: packages installed before this run; $pass passed, $fail failed"
+		exit 3
 	fi
+	mkdir -p "$STATE"
 	if getent passwd "$TEST_USER" >/dev/null; then userdel "$TEST_USER"; fi
 	snapshot >"$STATE/files.before"
 	getent group | cut -d: -f1 | sort >"$STATE/groups.before"
@@ -174,6 +178,8 @@ phase_install() {
 		"$PKGDIR/libsmaf-dev_${VERSION}_amd64.deb" >"$WORK/dpkg.log" 2>&1
 	rc=$?
 	expect "dpkg -i installs the three packages (rc=$rc)" test "$rc" = 0
+	# From here the packages are this run's: the purge phase may remove them.
+	echo "$RUN" >"$STATE/installed-by"
 	[ "$rc" = 0 ] || { show "$WORK/dpkg.log"; return; }
 	if [ "$had_group" = 0 ]; then
 		expect "smafd's postinst created the system group smaf (gid $(getent group smaf | cut -d: -f3))" \
@@ -342,8 +348,8 @@ phase_install() {
 # ---------------------------------------------------------------------------
 phase_purge() {
 	echo "# --- purge: dpkg --purge leaves nothing behind"
-	if [ ! -f "$STATE/files.before" ]; then
-		bad "no record from the install phase ($STATE/files.before)"
+	if [ ! -f "$STATE/files.before" ] || [ "$(cat "$STATE/installed-by" 2>/dev/null)" != "$RUN" ]; then
+		bad "this run ($RUN) did not install the packages (no record in $STATE): nothing purged"
 		return
 	fi
 	local rc

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pkgconfig_client: a libsmaf user built from an installed tree with nothing
  * but `pkg-config --cflags --libs libsmaf` (Tests/host/ops-tests.sh on the

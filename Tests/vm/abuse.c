@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * abuse: misbehaving clients of smafd's handoff socket, and a well-behaved
  * client that must not notice them. For Tests/vm/abuse-tests.sh. Prints

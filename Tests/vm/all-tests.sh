@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Everything the VM tier checks, in one boot of one kernel: the device and
 # its ABI (device-tests.sh), then buffers, handoff and libsmaf (buffer-tests.sh),
 # then the buffers as dma-bufs that vgem and vivid import (dmabuf-tests.sh;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # Checks SMAF buffers end to end: smafd hands buffer fds over its handoff
 # socket to libsmaf and to the LD_PRELOAD shim, and the C programs the

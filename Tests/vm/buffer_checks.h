@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buffer_checks.h: what the CPU and the importers make of one buffer fd,
  * shared by dmabuf_direct.c (buffers made straight from the kernel) and

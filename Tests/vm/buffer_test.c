@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buffer_test: what a SMAF buffer fd handed out through libsmaf must do on a
  * real kernel: sharing, flags, lifetime, zeroing, concurrency and the secure

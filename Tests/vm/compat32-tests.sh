@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # 32-bit (i386) callers on the 64-bit kernel (issue 12): their ioctls reach
 # smafd marked FUSE_IOCTL_COMPAT. With the i386 build of the C side

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: constraint-aware allocation (runs inside the test VM as root,
 # booted like dmabuf-tests.sh: vivid n_devs=2 allocators=0,1 and vgem, 2 GiB,
 # hugepages=16). Must run before anything else starts systemd-udevd in this

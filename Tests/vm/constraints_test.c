@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * constraints_test: constraint-aware allocation (smaf_create_buffer_for,
  * SMAF_IOC_EXT_CREATE_FOR) against real importers. Run by

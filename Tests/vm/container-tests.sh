@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # Callers in containers (issue 12): a process in its own pid, mount and
 # network namespaces, with a private /run and /tmp, sees /dev/smaf but not

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: smafd's buffers as real dma-bufs (issue 10).  Runs inside the test
 # VM as root, booted by
 #   vm/smaf-vm --mem 2048 --modules vivid,vgem --module-param vivid.n_devs=2 \
@@ -11,7 +12,7 @@
 #   Tests/vm/dmabuf-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 #
 # 1. The kernel's own routes, without smafd (dmabuf-direct): the importers
-#    and the facts of design.md section 6 hold on this kernel, and
+#    and the facts of docs/allocators.md's 'What the importers say' hold on this kernel, and
 #    dmabuf-test's checks pass on buffers like the ones smafd should give.
 # 2. smafd with its default allocators: GET_INFO lists exactly the ones this
 #    kernel can serve (6.12: system heap, udmabuf, hugetlb udmabuf, vgem,
@@ -62,7 +63,7 @@ expect "the VM has at most 2 GiB (MemTotal ${mem_kb} kB), so no memory sits abov
 	test "$mem_kb" -le 2097152
 
 echo "# --- 1. the kernel's routes without smafd"
-run_test "dmabuf-direct: every route the kernel has behaves as design.md section 6 says" "$BIN/dmabuf-direct"
+run_test "dmabuf-direct: every route the kernel has behaves as docs/allocators.md's 'What the importers say' says" "$BIN/dmabuf-direct"
 # dmabuf-test's own checks pass on what smafd should hand out, made here.
 for a in $(required_allocators); do
 	run_test "dmabuf-test's checks pass on a $a-like buffer made without smafd" "$T" --allocator "$a" --via direct

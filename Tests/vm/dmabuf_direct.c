@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_direct: buffers made straight from the kernel, without smafd, and
- * what the importers do with them - the facts of design.md section 6 as
+ * what the importers do with them - the facts of docs/allocators.md's 'What the importers say' as
  * checks, so importers.h and dmabuf_routes.h are known to work on each
  * kernel before smafd's buffers are judged with them.  Prints "ok"/"FAIL"
  * lines and "dmabuf-direct: N passed, M failed".

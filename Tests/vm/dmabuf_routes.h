@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_routes.h - every way a userspace process can get a buffer fd
- * straight from the kernel, without smafd (design.md section 6): the three
+ * straight from the kernel, without smafd (docs/allocators.md's 'What the importers say'): the three
  * dma-buf exporters (udmabuf over shmem or hugetlb memfds, dma-buf heaps,
  * vgem dumb buffers) and the two CPU-only kinds (memfd, memfd_secret).
  * Used by dmabuf_direct.c (what the importers do with each) and meant for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * dmabuf_test: smafd's buffers as the importers see them (issue 10).  Run
  * by Tests/vm/dmabuf-tests.sh in a VM with vivid (n_devs=2 allocators=0,1)
@@ -63,7 +64,7 @@ static const char *exporter_of(const char *allocator, char *buf, size_t cap)
 	return NULL;
 }
 
-/* design.md: on 6.12.117 in-kernel CPU writes through the vmap of a
+/* docs/allocators.md: on 6.12.117 in-kernel CPU writes through the vmap of a
  * hugetlb-backed udmabuf (how vivid draws) land only in its first page. */
 static int vmap_bug_applies(const char *allocator)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ext_connect: SMAF_IOC_EXT_CONNECT (smaf_ext.h) spoken by hand, as a
  * container's client uses it (it sees /dev/smaf but not smafd's socket), and

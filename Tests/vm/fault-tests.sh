@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: faults (runs inside the test VM as root, see vm/smaf-vm).
 #   Tests/vm/fault-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 # 1. Clients killed with SIGKILL at every step: after connecting their

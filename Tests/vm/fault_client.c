@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fault_client: the clients of Tests/vm/fault-tests.sh - processes that die
  * at every step of using /dev/smaf, one that keeps working meanwhile, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_s64: a program written against the local "S64" SMAF uapi
  * (legacy/smaf_s64.h: v8's structs with a 64-bit fd; CREATE 136 bytes,

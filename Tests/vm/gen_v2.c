@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_v2: a program written against the v2 SMAF uapi (legacy/smaf_v2.h:
  * CREATE without a name, 16 bytes on LP64, 12 on ILP32; the 8-byte secure

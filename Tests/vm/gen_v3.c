@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_v3: a program written against the v3-v6 SMAF uapi (legacy/smaf_v3.h:
  * CREATE with the allocator name, 80 bytes on LP64, 76 on ILP32; the 8-byte

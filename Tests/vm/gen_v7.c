@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_v7: a program written against the v7 SMAF uapi (legacy/smaf_v7.h:
  * the v3-v6 CREATE with the allocator name, 80 bytes on LP64, 76 on ILP32;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # The legacy SMAF ABI generations (issue 12, spec smaf-abi.md 2.1-2.2):
 # one raw-ioctl program per generation, each written against that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * importers.h - the dma-buf side of the VM tier: what a dma-buf fd is
  * (fdinfo), what it does (DMA_BUF_IOCTL_SYNC, DMA_BUF_SET_NAME_B), and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ioctl_storm: a seeded storm of random ioctl() calls on a live SMAF node
  * (issue 4, "Reliability and security"). Every reply must be a success or

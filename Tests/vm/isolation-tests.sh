@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: isolation between users (runs inside the test VM as root).
 #   Tests/vm/isolation-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 # Two unprivileged users, uid 1001 (A) and 1002 (B), no passwd entries,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * isolation: two unprivileged users, A (uid 1001) and B (uid 1002), on one
  * smafd. For Tests/vm/isolation-tests.sh; run as root with /dev/smaf open to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libsmaf_suite: the cases of libsmaf's own test program (spec §4.4, the
  * v8+ suite: 7d55a5f order, fc6a8b2 flag names), written for smaf-cuse and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * limit-probe SIZE COUNT [ALLOCATOR]: creates up to COUNT buffers of SIZE
  * bytes with libsmaf (unnamed, or from ALLOCATOR) and keeps them all, then prints "created=K errno=NAME" (NAME is

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """notify-listener: systemd's side of sd_notify, for Tests/vm/ops-tests.sh.
 
     notify-listener.py SOCKET NODE OUT [TIMEOUT]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: the installed Debian packages against a real kernel, with the
 # Swift toolchain hidden. Runs inside the test VM (root, /dev/cuse), after
 # Tests/host/package-tests.sh install has installed smafd, libsmaf0 and

@@ -34,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Routes this kernel must have, and those it is known to map wrongly
-# (measured: design.md section 7 and this script's part 1).
+# (measured by part 1; docs/allocators.md, "Kernel mappings").
 case $kernel in
 6.12.*) routes="vgem heap-system udmabuf udmabuf-hugetlb" known_wrong="udmabuf-hugetlb" ;;
 6.1.*) routes="vgem" known_wrong="" ;;

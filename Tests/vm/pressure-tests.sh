@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: memory pressure (runs inside the test VM as root).
 #   Tests/vm/pressure-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 # 1. A CREATE larger than the machine's memory, under smafd's default limits,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: least privilege and limits (runs inside the test VM as root).
 #   Tests/vm/privilege-tests.sh SMAFD BUILD_DIR
 # smafd --user nobody must run as uid 65534 with only CAP_SYS_PTRACE and

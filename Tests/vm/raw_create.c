@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * raw_create: SMAF_IOC_CREATE with a raw ioctl(), as a program written for
  * the kernel driver does it - no libsmaf. Prints "ok"/"FAIL" lines and

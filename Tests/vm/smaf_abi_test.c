@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_abi_test: checks a live SMAF device node with raw open/ioctl calls,
  * the way a program written for the v10 kernel driver would use it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: smafctl against a running smafd (runs inside the test VM as root).
 #   Tests/vm/smafctl-tests.sh SMAFD SMAFCTL BUILD_DIR      (BUILD_DIR: .build/c)
 # Prints ok/FAIL lines and "smafctl-tests: N passed, M failed".
@@ -73,7 +74,8 @@ expect "smafctl check passes on smafd's /dev/smaf (rc=$rc)" bash -c "[ $rc = 0 ]
 expect "smafctl check --json lists every check as passed" json "$WORK/check.json" "len(j)>=25 and all(c['passed'] for c in j)"
 "$CTL" check --device /dev/null >"$WORK/null.txt" 2>&1
 rc=$?
-expect "smafctl check fails on a node that is not SMAF (/dev/null, rc=$rc)" bash -c "[ $rc = 1 ] && grep -q 'FAIL' '$WORK/null.txt'"
+expect "smafctl check on /dev/null: exit 1, 'not a SMAF device' once, no PASS (rc=$rc)" \
+	bash -c "[ $rc = 1 ] && [ \$(grep -c 'not a SMAF device' '$WORK/null.txt') = 1 ] && ! grep -q PASS '$WORK/null.txt'"
 "$CTL" info --device /dev/nonexistent >"$WORK/err.txt" 2>&1
 rc=$?
 expect "errors say what to do (rc=$rc)" bash -c "[ $rc != 0 ] && grep -q 'is smafd running' '$WORK/err.txt'"
@@ -87,5 +89,45 @@ expect "under deny-cpu, smafctl create --secure reports the refused mapping (rc=
 	bash -c "[ $rc = 1 ] && grep -q 'writable mmap refused' '$WORK/deny.txt'"
 expect "smafd logged its start-up facts at info level" grep -q "smafd 0.3.0 starting on kernel" "$WORK/smafd.log"
 stop_smafd
+
+# Buffers only a CPU can use: smafd warns at start-up and smafctl info says
+# so, naming what would give dma-bufs; with an exporter neither does.
+cpu_only="no dma-buf exporter is usable"
+if expected_allocators | grep -Eq 'smaf-(vgem|heap-|udmabuf|drm-)'; then
+	expect "with a dma-buf exporter, smafd gives no CPU-only warning" bash -c "! grep -q '$cpu_only' '$WORK/smafd.log'"
+	expect "  ... nor does smafctl info" bash -c "! grep -q '$cpu_only' '$WORK/info.txt'"
+fi
+start_smafd "$WORK/cpu-only.log" --allocators smaf-memfd,smaf-secretmem
+expect "smafd --allocators smaf-memfd,smaf-secretmem warns at start-up that buffers are CPU-only, naming vgem, heaps and udmabuf" \
+	grep -Eq "warning.*$cpu_only.*modprobe vgem.*/dev/dma_heap.*/dev/udmabuf" "$WORK/cpu-only.log"
+run_grep "  ... and smafctl info shows the warning" "^warning: $cpu_only.*modprobe vgem" "$CTL" info
+stop_smafd
+
+# docs/smafctl.md's sample session must be what the binaries print now
+# (numbers and column widths aside): scripts/doc-samples made it.
+echo "# --- docs/smafctl.md's sample session, made again by scripts/doc-samples"
+top=$(cd "$(dirname "$0")/../.." && pwd)
+if ! expected_allocators | grep -qw smaf-vgem; then
+	expect "vgem is loaded for the sample session (vm/smaf-vm --modules vgem)" test -z "${CI:-}"
+	echo "# skipped by hand: vgem is not loaded, and the sample uses smaf-vgem"
+else
+	"$top/scripts/doc-samples" "$SMAFD" >"$WORK/sample.md" 2>&1
+	rc=$?
+	# What differs between kernels and runs: numbers, the kernel's name, column
+	# widths, and where a device's facts come from (udev runs under
+	# all-tests.sh, after constraints-tests.sh, but not in a lone run).
+	mask() {
+		sed -E 's/on kernel [^ ]+/on kernel K/; s/[0-9]+/#/g; s/[[:space:]]+/ /g; s/ $//; s/buffers/buffer/g' |
+			sed -E 's/^( \/dev\/[^ ]+ (yes|no) # bits # (yes|no) ).*( smaf-.*)$/\1F\4/'
+	}
+	awk '/^<!-- sample: begin/ { on = 1; next } /^<!-- sample: end/ { on = 0 } on' "$top/docs/smafctl.md" | mask >"$WORK/doc.masked"
+	sed '1d;$d' "$WORK/sample.md" | mask >"$WORK/now.masked"
+	if [ "$rc" = 0 ] && [ -s "$WORK/doc.masked" ] && cmp -s "$WORK/doc.masked" "$WORK/now.masked"; then
+		ok "docs/smafctl.md's sample session is what smafd and smafctl print now ($(wc -l <"$WORK/now.masked") lines)"
+	else
+		bad "docs/smafctl.md's sample differs from a fresh scripts/doc-samples (rc=$rc; - doc, + now; run it with --write):"
+		diff -u "$WORK/doc.masked" "$WORK/now.masked" | tail -n +3 | head -n 30 | sed 's/^/    /'
+	fi
+fi
 
 finish

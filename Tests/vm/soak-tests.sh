@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: concurrency soak (runs inside the test VM as root).
 #   Tests/vm/soak-tests.sh SMAFD_BINARY BUILD_DIR      (BUILD_DIR: .build/c)
 # Tests/vm/soak.c: 16 client processes x 2 threads for 20 s (SMAF_SOAK_SECONDS)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * soak: many clients doing everything at once, for a bounded time. For
  * Tests/vm/soak-tests.sh. Prints "ok"/"FAIL" lines, "# ..." figures and

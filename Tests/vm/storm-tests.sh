@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
 # The random-ioctl storm (issue 4): starts smafd, sends it 80,000 seeded
 # random ioctl() calls (ioctl_storm.c: every 'S' nr, direction and size,

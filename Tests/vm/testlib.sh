@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Tests/vm/testlib.sh - sourced by every VM-tier script (inside the test VM,
 # as root). One copy of what they all need:
 #   ok TEXT / bad TEXT         one passed / failed check

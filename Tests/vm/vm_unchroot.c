@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vm_unchroot: runs COMMAND in a new mount namespace in which the root
  * that vm/smaf-vm chroot()s its command into is the namespace's real root.

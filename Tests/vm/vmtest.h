@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmtest.h - what the VM tier's C test programs share: result lines, data
  * patterns, fd passing, and smafd's handoff protocol spoken by hand (see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vtresults.h - the result lines of the VM tier's C test programs: "ok - ..."
  * / "FAIL - ..." (vt_check), "# ..." notes, the final "NAME: N passed, M

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Counts heap allocations made by this process (for the core benchmark:
  * "no per-request heap allocation"). Linking this target into an executable
  * interposes malloc and friends; each call is counted, then forwarded to glibc. */

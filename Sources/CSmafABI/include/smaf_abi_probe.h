@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What the C compiler makes of smaf.h, exported as plain functions so Swift
  * tests can compare their own codec against it (Swift cannot import the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_ext.h - smafd's extensions to the SMAF v10 ABI. Not part of the
  * driver's uapi: they exist because a CUSE ioctl cannot return a file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What Linux knows about a character device that will use a buffer: its
  * udev properties (rules and hwdb, through libudev) and its sysfs path.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The kernel's dma-buf exporters that userspace can drive, one call each,
  * for the allocator plug-ins (Sources/SmafCore/Allocators/). Every function

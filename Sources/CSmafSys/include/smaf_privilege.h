@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Least privilege for smafd: drop root for a plain user while keeping the
  * few capabilities it needs, and a seccomp filter that refuses system calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Thin wrappers for the syscalls and macros Swift cannot reach directly
  * (variadic syscall(), CMSG_* macros, GNU-only declarations). Each returns

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// A second name for an existing allocator (e.g. `smaf-cma` for programs that
 /// hard-code the original CMA allocator's name).
 public struct AllocatorAlias: Allocator {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// The default rankings (bigger is preferred; `--rank NAME=N` overrides).
 /// The order says what an unnamed CREATE gets on a host that has several:
 /// a real dma-buf first, since that is what the SMAF ABI promised, and among

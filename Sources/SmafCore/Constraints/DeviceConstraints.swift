@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// What one device that will use a buffer needs, as Linux knows it.
 public struct DeviceFacts: Sendable, Equatable {
     /// "c MAJOR:MINOR".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// The generations of the SMAF ioctl ABI smafd can serve on one node (spec
 /// §2.1). v10 (v8-v10, the merged-for-review uapi) is always served; the
 /// others are opt-in (`smafd --abi-generations`) because a v10 kernel

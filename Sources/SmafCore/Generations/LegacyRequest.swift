@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// Where a field sits in a legacy struct, and how many bytes it takes.
 public struct LegacyField: Sendable, Equatable {
     public let offset: Int

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// Serving the older generations' request numbers by translating each into
 /// the v10 operation it meant: the legacy struct's fields go into a v10
 /// struct, the v10 code path runs with all its checks, and its results are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// The local variant of v8 with a 64-bit fd field (libsmaf's register_fd
 /// branch, 2016-10; never posted). v8's version field and checks stay; the
 /// __s64 makes the structs 8 bytes longer on LP64 (tail padding) than on

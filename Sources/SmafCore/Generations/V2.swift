@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// SMAF v2 (2015-07): CREATE had no allocator name and no version field;
 /// `SMAF_IOC_SELECT_BY_NAME` bound an allocator to a buffer before its first
 /// use. Its 8-byte secure-flag struct lived on unchanged until v7.

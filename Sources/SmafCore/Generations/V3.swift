@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// SMAF v3-v6 (2015-07 to early 2016), and v7's CREATE: the allocator name
 /// moved into CREATE; still no version field, and `size_t length` makes
 /// the struct differ between LP64 and ILP32. (The secure-flag requests are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// SMAF v7 (2016-05): GET_INFO appeared, with plain ints and no version.
 extension LegacyRequest {
     static let v7Requests: [LegacyRequest] = [

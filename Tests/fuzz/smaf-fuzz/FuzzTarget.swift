@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // smaf-fuzz: libFuzzer target over SmafCore's transport-free dispatcher
 // (`SmafDevice.ioctl`) and the struct codec. Built two ways (scripts/fuzz):
 //   * `swift build --sanitize=fuzzer --sanitize=address -Xswiftc -DSMAF_LIBFUZZER`:

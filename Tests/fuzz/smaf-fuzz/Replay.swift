@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Without -DSMAF_LIBFUZZER (a plain `swift build`), smaf-fuzz is an ordinary
 // program that replays inputs through the fuzz target, so the target and the
 // corpus are built and usable without the fuzzer runtime:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_common.h - what the per-generation test programs (Tests/vm/gen_*.c)
  * share. Each of them includes one generation's header (smaf_v2.h,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_named.h - the checks of the v3-v7 CREATE (struct smaf_create_data
  * {size_t length; unsigned flags; char name[64]; int fd}: LP64 80 bytes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen_pre8.h - the 8-byte secure-flag requests of v2-v7 (struct
  * smaf_secure_flag {int fd; int secure}, 0xC0085301 / 0xC0085302 on every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_s64.h - the "S64" SMAF uapi: v8's structs with the fd widened to 64
  * bits, a local variant that was never posted (vingu-linaro/linux, used by

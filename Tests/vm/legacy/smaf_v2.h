@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_v2.h - the SMAF uapi as v2 of the driver (2015-07-06) and libsmaf
  * 5e80982 saw it (spec smaf-abi.md section 2.1), for the generation tests.

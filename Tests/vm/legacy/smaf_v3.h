@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_v3.h - the SMAF uapi of v3 to v6 of the driver (2015-07 to early
  * 2016; libsmaf 66f9904 to 8eb643b), spec smaf-abi.md section 2.1, for the

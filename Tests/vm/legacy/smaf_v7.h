@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smaf_v7.h - the SMAF uapi of v7 of the driver (2016-05-09; libsmaf
  * 7d55a5f), spec smaf-abi.md section 2.1, for the generation tests.

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Tier 1: the documentation says what the binaries do. smafd's and each
+# smafctl command's SYNOPSIS in the manual pages name exactly the options
+# their --help defines; docs/smafctl.md names every command and option; the
+# README stays at most 90 lines; every document a file refers to exists.
+# Prints "ok"/"FAIL" lines and "docs-tests: N passed, M failed".
+#   Tests/host/docs-tests.sh [SMAFD] [SMAFCTL]   (default .build/debug/...)
+set -u
+cd "$(dirname "$0")/../.."
+SMAFD=${1:-.build/debug/smafd}
+SMAFCTL=${2:-.build/debug/smafctl}
+pass=0
+fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+same() { # same DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: --help gives [$(echo $2)], the document [$(echo $3)]"; fi
+}
+
+# Long option names in a --help text's OPTIONS part.
+help_options() { awk '/^OPTIONS:/ { on = 1; next } /^[A-Z]+:/ { on = 0 } on' | grep -oE '^  (-[a-zA-Z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+' | sort -u; }
+# Long option names in a piece of roff.
+roff_options() { sed 's/\\-/-/g' | grep -oE -- '--[a-z0-9-]+' | sort -u; }
+synopsis() { sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$1"; }
+
+same "smafd(8)'s SYNOPSIS names exactly smafd --help's options" \
+	"$("$SMAFD" --help | help_options)" "$(synopsis man/smafd.8 | roff_options)"
+same "smafd(8)'s OPTIONS define exactly smafd --help's options" \
+	"$("$SMAFD" --help | help_options)" \
+	"$(awk '/^\.SH OPTIONS/ { on = 1; next } /^\.SH / { on = 0 } on && prev == ".TP" { print } { prev = $1 }' man/smafd.8 | roff_options)"
+
+subs=$("$SMAFCTL" --help | awk '/^SUBCOMMANDS:/ { on = 1; next } on && /^  [a-z]/ { print $1 }' | sort)
+same "smafctl(1)'s SYNOPSIS has one line per command" "$subs" \
+	"$(synopsis man/smafctl.1 | sed -n 's/^\.B smafctl \([a-z]*\).*/\1/p' | sort)"
+for s in $subs; do
+	# The command's options but --help and --version, which the last SYNOPSIS line gives.
+	want=$("$SMAFCTL" "$s" --help | help_options | grep -vxE -- '--help|--version')
+	got=$(synopsis man/smafctl.1 | awk -v s="$s" '$0 == ".B smafctl " s { on = 1; next } /^\.br/ { on = 0 } on' | roff_options)
+	same "smafctl(1) SYNOPSIS of '$s' names exactly 'smafctl $s --help's options" "$want" "$got"
+	missing=$(for o in $want; do grep -q -- "$o" docs/smafctl.md || echo "$o"; done)
+	if grep -q "smafctl $s" docs/smafctl.md && [ -z "$missing" ]; then
+		ok "docs/smafctl.md describes 'smafctl $s' and its options"
+	else
+		bad "docs/smafctl.md lacks 'smafctl $s' or its options: $missing"
+	fi
+done
+
+lines=$(wc -l <README.md)
+if [ "$lines" -le 90 ]; then ok "README.md is at most 90 lines ($lines)"; else bad "README.md has $lines lines (at most 90)"; fi
+
+# Documents named in the tree (docs/X.md and the like) must be in it;
+# smaf-abi.md is the ABI specification, cited as "spec", which is not.
+dangling=$(git ls-files | grep -v '^Tests/fuzz/corpus/' | xargs grep -ohE '(^|[^$A-Za-z0-9_./-])([a-z-]+/)*[a-z][a-z-]*\.md\b' 2>/dev/null | sed -E 's/^[^a-z]//' | sort -u | grep -vx 'smaf-abi.md' |
+	while read -r d; do
+		[ -e "$d" ] || [ -e "docs/$d" ] || [ -e "docs/${d#docs/}" ] || echo "$d"
+	done)
+if [ -z "$dangling" ]; then ok "every .md a file names exists"; else bad "files name documents that do not exist: $(echo $dangling)"; fi
+
+echo "docs-tests: $pass passed, $fail failed"
+[ "$fail" = 0 ]
