@@ -118,7 +118,7 @@ else
 	# all-tests.sh, after constraints-tests.sh, but not in a lone run).
 	mask() {
 		sed -E 's/on kernel [^ ]+/on kernel K/; s/[0-9]+/#/g; s/[[:space:]]+/ /g; s/ $//; s/buffers/buffer/g' |
-			sed -E 's/^( \/dev\/[^ ]+ (yes|no) # bits # (yes|no) ).*( smaf-.*)$/\1F\4/'
+			sed -E 's/^( \/dev\/[^ ]+ (yes|no) (yes|no) # bits # (yes|no) ).*( smaf-.*)$/\1F\5/'
 	}
 	awk '/^<!-- sample: begin/ { on = 1; next } /^<!-- sample: end/ { on = 0 } on' "$top/docs/smafctl.md" | mask >"$WORK/doc.masked"
 	sed '1d;$d' "$WORK/sample.md" | mask >"$WORK/now.masked"
