@@ -42,6 +42,8 @@ usage_error 64 "^Error: --rank 'smaf-memfd=high': expected NAME=N" "$SMAFD" "${n
 usage_error 64 "^Error: --rank 'bogus=1': 'bogus' is not an allocator name; allocators are smaf-heap-" "$SMAFD" "${nocuse[@]}" --rank bogus=1
 usage_error 64 "^Error: --alias 'x': expected OLD=NEW" "$SMAFD" "${nocuse[@]}" --alias x
 usage_error 64 "^Error: --alias 'smaf-cma=bogus': 'bogus' is not an allocator name" "$SMAFD" "${nocuse[@]}" --alias smaf-cma=bogus
+usage_error 64 "^Error: --kernel-mappings smaf-vgem=maybe: expected NAME=correct or NAME=wrong" "$SMAFD" "${nocuse[@]}" --kernel-mappings smaf-vgem=maybe
+usage_error 64 "^Error: --kernel-mappings: 'bogus' is not an allocator name; allocators are smaf-heap-" "$SMAFD" "${nocuse[@]}" --kernel-mappings bogus=wrong
 usage_error 64 "^Error: --user nosuchuser: no such user" "$SMAFD" "${nocuse[@]}" --user nosuchuser
 usage_error 64 "^Error: --drm-device /nonexistent: No such file or directory; give a DRM primary node" "$SMAFD" "${nocuse[@]}" --drm-device /nonexistent
 usage_error 64 "^Error: --drm-device /etc/passwd: not a character device" "$SMAFD" "${nocuse[@]}" --drm-device /etc/passwd
@@ -56,7 +58,7 @@ usage_error 64 "^Error: --devname 'a/b' must be" "$SMAFD" "${nocuse[@]}" --devna
 usage_error 64 "Please provide one of 'testsecure', 'deny-cpu' or 'none'" "$SMAFD" "${nocuse[@]}" --secure-module x
 usage_error 64 "Error: Unknown option '--bogus'" "$SMAFD" "${nocuse[@]}" --bogus
 # Valid options get as far as /dev/cuse: the one failure left is CUSE's.
-usage_error 1 "^smafd: CUSE is not available" "$SMAFD" "${nocuse[@]}" --rank smaf-memfd=5 --alias smaf-cma=smaf-memfd --user nobody --max-buffer-size 1G
+usage_error 1 "^smafd: CUSE is not available" "$SMAFD" "${nocuse[@]}" --rank smaf-memfd=5 --alias smaf-cma=smaf-memfd --user nobody --max-buffer-size 1G --kernel-mappings smaf-udmabuf-hugetlb=correct,smaf-vgem=wrong
 
 "$SMAFD" --help >"$WORK/help"
 dups=$(grep -c '(default [0-9]' "$WORK/help")
