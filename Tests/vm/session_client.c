@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * session_client: the client of Tests/vm/systemd-tests.sh. It is built in the
  * VM by a user of the installed packages with nothing but

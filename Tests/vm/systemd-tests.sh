@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # VM tier: the README's install path under a real systemd (issue 22).
 # On the host:
 #   Tests/vm/systemd-tests.sh KERNEL [PACKAGES_DIR]
