@@ -8,15 +8,11 @@
 # Prints "ok"/"FAIL" lines and "cli-tests: N passed, M failed".
 #   Tests/host/cli-tests.sh [SMAFD] [SMAFCTL]   (default .build/debug/...)
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
 SMAFD=${1:-.build/debug/smafd}
 SMAFCTL=${2:-.build/debug/smafctl}
-WORK=$(mktemp -d /tmp/smaf-cli-tests.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+host_work cli-tests
 
 # usage_error WANT_RC PATTERN COMMAND...: exit status and a message line.
 usage_error() {

@@ -7,13 +7,10 @@
 # Prints "ok"/"FAIL" lines and "docs-tests: N passed, M failed".
 #   Tests/host/docs-tests.sh [SMAFD] [SMAFCTL]   (default .build/debug/...)
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
 SMAFD=${1:-.build/debug/smafd}
 SMAFCTL=${2:-.build/debug/smafctl}
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 same() { # same DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: --help gives [$(echo $2)], the document [$(echo $3)]"; fi
 }

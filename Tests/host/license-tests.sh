@@ -5,11 +5,8 @@
 # and names the same terms (Expat, Debian's name for MIT). Prints "ok"/"FAIL"
 # lines and "license-tests: N passed, M failed"; exits 1 on any failure.
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
 
 # Source files: code, scripts, build and packaging files, man pages, units and
 # rules; not docs, data (the fuzz corpus) or package metadata.

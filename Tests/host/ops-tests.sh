@@ -11,28 +11,13 @@
 # Environment: SMAFD_BIN, SMAFCTL_BIN (default .build/debug/smafd and
 # .build/debug/smafctl: the binaries to install, so no release build is needed).
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd -P)
 SMAFD_BIN=${SMAFD_BIN:-.build/debug/smafd}
 SMAFCTL_BIN=${SMAFCTL_BIN:-.build/debug/smafctl}
 VERSION=$(cat VERSION)
-WORK=$(mktemp -d /tmp/smaf-ops-tests.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-pass=0
-fail=0
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { # expect DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-# expect_eq DESCRIPTION EXPECTED ACTUAL
-expect_eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
-show() { sed 's/^/    /' "$@"; }
+host_work ops-tests
 
 # Every file and link below $1, as "TYPE MODE PATH" (symlinks: "l -> TARGET").
 listing() {

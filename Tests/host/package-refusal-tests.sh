@@ -8,15 +8,10 @@
 # Needs the packages built (package-tests.sh build) and none installed.
 # Prints "ok"/"FAIL" lines and "package-refusal-tests: N passed, M failed".
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
 VERSION=$(cat VERSION)
-WORK=$(mktemp -d /tmp/smaf-package-refusal.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-pass=0
-fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+host_work package-refusal
 installed() { [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | cut -c1-2)" = ii ]; }
 
 for p in smafd libsmaf0 libsmaf-dev; do

@@ -27,6 +27,7 @@
 # only what an "install" of the same run (SMAF_PACKAGE_TEST_RUN) installed.
 # Prints "ok"/"FAIL" lines and "package-tests: N passed, M failed".
 set -u
+. "$(dirname "$0")/hostlib.sh"
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd -P)
 STATE=$ROOT/.build/package-tests     # what "install" records for "purge"
@@ -37,22 +38,7 @@ PACKAGES=(libsmaf-dev libsmaf0 smafd)
 # Which run installed the packages: purge removes only its own install
 # (scripts/test sets one id for its install and purge phases).
 RUN=${SMAF_PACKAGE_TEST_RUN:-by-hand}
-WORK=$(mktemp -d /tmp/smaf-package-tests.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-pass=0
-fail=0
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() { # expect DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
-expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
-show() { sed 's/^/    /' "$@"; }
+host_work package-tests
 
 # The toolchain's root directory (e.g. /opt/swift for /opt/swift/usr/bin/swift).
 toolchain_dir() {
