@@ -30,8 +30,8 @@ expect "  ... names version, node and secure module" grep -q "smafd 0.3.0 servin
 want=$(expected_allocators | sed 's/smaf-memfd/smaf-cma smaf-memfd/')
 expect "  ... lists the allocators in rank order ($want)" \
 	test "$(awk '/^ *[0-9]+  smaf-/ { printf "%s ", $2 }' "$WORK/info.txt" | sed 's/ $//')" = "$want"
-expect "  ... with the columns dmabuf, contiguous, lazy, max size and secure" \
-	grep -Eq 'index +allocator +ranking +dmabuf +contiguous +lazy +max size +secure +backing' "$WORK/info.txt"
+expect "  ... with the columns dmabuf, contiguous, kernel mappings, lazy, max size and secure" \
+	grep -Eq 'index +allocator +ranking +dmabuf +contiguous +kernel mappings +lazy +max size +secure +backing' "$WORK/info.txt"
 "$CTL" info --json >"$WORK/info.json"
 expect "smafctl info --json: the allocators in rank order, each with its declared properties" \
 	json "$WORK/info.json" "' '.join(a['name'] for a in j['allocators'])=='$want' and all(type(a['dmabuf'])==bool and type(a['contiguous'])==bool and type(a['lazy'])==bool and a['max_size']>0 and a['backing'] and 'ranking' in a for a in j['allocators']) and [a['dmabuf'] for a in j['allocators'] if a['name']=='smaf-memfd']==[False] and j['secure_module']=='testsecure'"
