@@ -38,6 +38,23 @@ func realPath(_ path: String) -> String {
     return String(cString: p)
 }
 
+/// The running kernel's release (uname -r).
+func kernelRelease() -> String {
+    var uts = utsname()
+    uname(&uts)
+    return withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+}
+
+/// The DRM primary nodes (/dev/dri/cardN) whose platform device is named
+/// `device` (vgem, vkms): found through sysfs, so no other DRM node (a real
+/// display's) is ever opened to ask.
+func drmCards(ofDevice device: String, sysDirectory: String, devDirectory: String) -> [String] {
+    directoryEntries("\(sysDirectory)/class/drm")
+        .filter { $0.hasPrefix("card") && !$0.contains("-") }
+        .filter { lastPathComponent(realPath("\(sysDirectory)/class/drm/\($0)/device")) == device }
+        .map { "\(devDirectory)/dri/\($0)" }
+}
+
 func lastPathComponent(_ path: String) -> String {
     path.split(separator: "/").last.map(String.init) ?? ""
 }

@@ -391,9 +391,7 @@ public final class SmafDevice: Sendable {
 
     /// What this daemon is: version, node, kernel, secure module, allocators.
     public func info() -> JSONValue {
-        var uts = utsname()
-        uname(&uts)
-        let kernel = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let kernel = kernelRelease()
         return .object([
             ("version", .string(SmafVersion.string)),
             ("device", .string(devicePath)),

@@ -18,7 +18,7 @@ public struct AllocatorDiscovery {
     public let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     /// The kernel whose rule gives the kernel-mapping verdicts the
     /// self-test does not (KernelMappingRule).
-    public var kernelRelease = KernelMappingRule.runningRelease()
+    public var kernelRelease = SmafCore.kernelRelease()
     /// --kernel-mappings: the operator's verdicts, by allocator name; they
     /// beat the rule and the self-test.
     public var kernelMappingOverrides: [String: KernelMappings.Verdict] = [:]
@@ -91,10 +91,7 @@ public struct AllocatorDiscovery {
 
         // vgem is found by its platform device, so no other DRM node (a real
         // display's) is ever opened unless the operator names it.
-        var drmPaths = directoryEntries("\(sysDirectory)/class/drm")
-            .filter { $0.hasPrefix("card") && !$0.contains("-") }
-            .filter { lastPathComponent(realPath("\(sysDirectory)/class/drm/\($0)/device")) == "vgem" }
-            .map { "\(devDirectory)/dri/\($0)" }
+        var drmPaths = drmCards(ofDevice: "vgem", sysDirectory: sysDirectory, devDirectory: devDirectory)
         drmPaths += drmDevices.filter { !drmPaths.contains($0) }
         for path in drmPaths {
             let opened = DrmDumbAllocator.openNode(path)

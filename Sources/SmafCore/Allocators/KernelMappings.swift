@@ -116,13 +116,6 @@ public enum KernelMappingRule {
         guard let text, let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") else { return nil }
         return String(text[text.index(after: open)..<close])
     }
-
-    /// The running kernel's release (uname -r).
-    public static func runningRelease() -> String {
-        var uts = utsname()
-        uname(&uts)
-        return withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
 }
 
 /// A way to see what the kernel's mapping of a buffer holds: smafd's

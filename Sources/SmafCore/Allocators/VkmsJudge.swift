@@ -24,11 +24,8 @@ public final class VkmsJudge: KernelMappingJudge {
     /// platform device (/sys/class/drm/cardN/device is .../vkms), as vgem
     /// is, so no other DRM node is ever opened.
     public init?(sysDirectory: String = "/sys", devDirectory: String = "/dev") {
-        let cards = directoryEntries("\(sysDirectory)/class/drm")
-            .filter { $0.hasPrefix("card") && !$0.contains("-") }
-            .filter { lastPathComponent(realPath("\(sysDirectory)/class/drm/\($0)/device")) == "vkms" }
-        guard let name = cards.first else { return nil }
-        let fd = open("\(devDirectory)/dri/\(name)", O_RDWR | O_CLOEXEC)
+        guard let path = drmCards(ofDevice: "vkms", sysDirectory: sysDirectory, devDirectory: devDirectory).first else { return nil }
+        let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         card = fd
     }
