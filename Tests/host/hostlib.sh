@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# Tests/host/hostlib.sh - sourced by the host-tier scripts (Tests/host/*.sh),
-# the one copy of what they share (the VM tier's is Tests/vm/testlib.sh):
+# Tests/host/hostlib.sh - sourced by the host-tier scripts (Tests/host/*.sh)
+# and by the VM tier's Tests/vm/testlib.sh, the one copy of the result lines
+# and helpers both tiers use:
 #   ok TEXT / bad TEXT              one passed / failed check
 #   expect TEXT COMMAND...          passes if COMMAND succeeds
 #   expect_eq TEXT EXPECTED ACTUAL  passes if the two strings are equal

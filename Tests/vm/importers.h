@@ -188,13 +188,11 @@ static inline int imp_gem_close(int drm, uint32_t handle)
 #define IMP_WIDTH 640
 #define IMP_HEIGHT 360
 
-/* An O_RDWR fd on vivid instance n's video capture node, whose sysfs name
- * is "vivid-00N-vid-cap" (vivid makes several nodes per instance, numbered
- * in creation order), or -ENODEV. */
-static inline int imp_vivid_open(int instance)
+/* An O_RDWR fd on the V4L2 node whose sysfs name is `want` (vivid makes
+ * several nodes per instance, numbered in creation order, so they are found
+ * by name), or -ENODEV. */
+static inline int imp_v4l2_open(const char *want)
 {
-	char want[32];
-	snprintf(want, sizeof(want), "vivid-%03d-vid-cap", instance);
 	DIR *d = opendir("/sys/class/video4linux");
 	if (!d)
 		return -errno;
@@ -219,6 +217,14 @@ static inline int imp_vivid_open(int instance)
 	}
 	closedir(d);
 	return result;
+}
+
+/* vivid instance n's video capture node, "vivid-00N-vid-cap". */
+static inline int imp_vivid_open(int instance)
+{
+	char want[32];
+	snprintf(want, sizeof(want), "vivid-%03d-vid-cap", instance);
+	return imp_v4l2_open(want);
 }
 
 /* VIDIOC_S_FMT 640x360 YUYV on a capture node: the frame size the driver

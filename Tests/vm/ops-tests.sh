@@ -29,10 +29,6 @@ UDEVD_PID=
 SD_PID=
 GROUP_BOUND=0
 
-expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
-show() { sed 's/^/    /' "$@"; }
 
 cleanup() {
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null

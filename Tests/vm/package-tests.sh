@@ -29,10 +29,6 @@ chmod 0755 "$WORK"
 UDEVD_PID=
 HIDDEN=
 
-show() { sed 's/^/    /' "$@"; }
-expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
 cleanup() {
 	[ -n "$PID" ] && kill -KILL "$PID" 2>/dev/null
 	if [ -n "$UDEVD_PID" ]; then

@@ -41,6 +41,8 @@ case $kernel in
 *) routes="vgem" known_wrong="" ;;
 esac
 is_known_wrong() { case " $known_wrong " in *" $1 "*) return 0 ;; esac; return 1; }
+# route_of ALLOCATOR: the kernel route (pixels-test --direct) behind it.
+route_of() { case $1 in smaf-heap-*) echo "heap-${1#smaf-heap-}" ;; *) echo "${1#smaf-}" ;; esac; }
 
 # kmap NAME: "verdict<TAB>source" of allocator NAME in smafctl info --json.
 kmap() {
@@ -80,10 +82,7 @@ for a in $dmabufs; do
 	v=$(kmap "$a")
 	verdict=${v%%$'\t'*} source=${v#*$'\t'}
 	expect "$a: the verdict comes from the self-test ($verdict: $source)" test "${source#self-test: vkms}" != "$source"
-	route=${a#smaf-}
-	route=${route#heap-}
-	[ "$route" = system ] && route=heap-system
-	if is_known_wrong "$route"; then
+	if is_known_wrong "$(route_of "$a")"; then
 		expect "$a: smafd says wrong, as measured without it" test "$verdict" = wrong
 	else
 		expect "$a: smafd says correct, as measured without it" test "$verdict" = correct
@@ -112,11 +111,8 @@ start_smafd "$WORK/rule.log" --no-kernel-mapping-self-test
 expect "smafd says the verdicts come from the rule" grep -q "kernel-mapping self-test off" "$WORK/rule.log"
 for a in $dmabufs; do
 	v=$(kmap "$a")
-	route=${a#smaf-}
-	route=${route#heap-}
-	[ "$route" = system ] && route=heap-system
 	want=correct
-	is_known_wrong "$route" && want=wrong
+	is_known_wrong "$(route_of "$a")" && want=wrong
 	expect "$a: the rule says $want too (${v%%$'\t'*}: ${v#*$'\t'})" test "${v%%$'\t'*}" = "$want"
 done
 stop_smafd

@@ -229,23 +229,12 @@ static long yuyv_format(int vfd, uint32_t type, uint32_t *w, uint32_t *h)
  * the CPU wrote into the buffer; -errno if the loop could not run. */
 static long judge_vivid_output(const char *label, int fd)
 {
-	int cap = imp_vivid_open(0), out = -1;
-	char path[64] = "";
-	for (int i = 0; i < 64 && out < 0; i++) {
-		char name[64] = "";
-		snprintf(path, sizeof(path), "/sys/class/video4linux/video%d/name", i);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		if (fgets(name, sizeof(name), f) && !strncmp(name, "vivid-000-vid-out", 17)) {
-			snprintf(path, sizeof(path), "/dev/video%d", i);
-			out = open(path, O_RDWR | O_CLOEXEC);
-		}
-		fclose(f);
-	}
+	int cap = imp_vivid_open(0), out = imp_v4l2_open("vivid-000-vid-out");
 	if (!vt_check(cap >= 0 && out >= 0, "%s: vivid instance 0's capture and output nodes are there", label)) {
 		if (cap >= 0)
 			close(cap);
+		if (out >= 0)
+			close(out);
 		return -ENODEV;
 	}
 	long bad = -EINVAL;

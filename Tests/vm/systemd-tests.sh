@@ -81,10 +81,6 @@ chmod 0755 "$WORK"
 VERSION=$(cat "$ROOT/VERSION")
 # What boot 1 measured, for boot 2 (on the guest's persistent root).
 KEEP=/var/lib/smaf-systemd-tests
-show() { sed 's/^/    /' "$@"; }
-expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: expected '$2', got '$3'"; fi
-}
 # in_session USER COMMAND: COMMAND in a new login session of USER (runuser -l
 # goes through PAM's runuser-l, whose pam_systemd registers a logind
 # session), after printing the session's cgroup and the user's groups.

@@ -3,6 +3,9 @@
 # as root). One copy of what they all need:
 #   ok TEXT / bad TEXT         one passed / failed check
 #   expect TEXT COMMAND...     passes if COMMAND succeeds
+#   expect_eq TEXT WANT GOT / show FILE...
+#                              (these four from Tests/host/hostlib.sh, which
+#                              the host tier shares)
 #   now_ms                     wall clock in milliseconds
 #   setup NAME SMAFD BUILD_DIR PROGRAM...
 #                              sets SMAFD, BUILD, WORK (scratch) and BIN: a
@@ -35,8 +38,8 @@
 #   fd_count / rss_kb / wait_fds N / expect_nothing_left FDS
 #                              smafd's open fds and RSS; nothing of the clients left
 set -u
-pass=0
-fail=0
+# ok, bad, expect (and pass/fail): one copy for both tiers.
+. "$(dirname "${BASH_SOURCE[0]}")/../host/hostlib.sh"
 PID=
 NODE=smaf
 NODE_MODE=
@@ -44,13 +47,6 @@ SMAFD_LOG_LEVEL=${SMAFD_LOG_LEVEL-debug}
 NAME=$(basename "$0" .sh)
 STARTED=$(date +%s)
 
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
-expect() {
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else bad "$what"; fi
-}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 setup() {
