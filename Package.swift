@@ -13,6 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
+        // The wire: every request's number, size and layout (v10, smafd's
+        // extensions, the older generations), typed requests and replies with
+        // one decode and one encode each, errno values, the handoff protocol
+        // and the version. Shared by smafd, smafctl and the client.
+        .target(name: "SmafABI", swiftSettings: [.swiftLanguageMode(.v5)]),
         // The v10 uapi header, shared by C clients, the C tests and Swift's layout tests.
         .target(name: "CSmafABI", path: "Sources/CSmafABI"),
         // libfuse3 as a system library; the umbrella header pins FUSE_USE_VERSION.
@@ -26,7 +31,7 @@ let package = Package(
         // The device logic: codec, registry, secure slot, dispatcher, handoff. No libfuse here.
         .target(
             name: "SmafCore",
-            dependencies: ["CSmafSys", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SmafABI", "CSmafSys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // Thin CUSE adapter: libfuse callbacks to SmafCore.
         .target(
@@ -36,24 +41,24 @@ let package = Package(
         .executableTarget(
             name: "smafd",
             dependencies: [
-                "SmafCore", "SmafCUSE", "CSmafSys",
+                "SmafABI", "SmafCore", "SmafCUSE", "CSmafSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // Talking to a running smafd: typed ioctls and the handoff client.
         .target(
-            name: "SmafClient", dependencies: ["SmafCore", "CSmafSys"],
+            name: "SmafClient", dependencies: ["SmafABI", "CSmafSys"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // smafctl check's v10 conformance check, over any node (smafctl's real
         // one, the tests' in-process smafd with injected deviations).
         .target(
-            name: "SmafCheck", dependencies: ["SmafCore"],
+            name: "SmafCheck", dependencies: ["SmafABI"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(
             name: "smafctl",
             dependencies: [
-                "SmafClient", "SmafCheck", "SmafCore", "CSmafSys",
+                "SmafClient", "SmafCheck", "SmafABI", "CSmafSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
@@ -74,6 +79,11 @@ let package = Package(
         .target(
             name: "SmafTestSupport", dependencies: ["SmafCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SmafTestSupport", swiftSettings: [.swiftLanguageMode(.v5)]),
+        // The Swift side of the wire against the C compiler's view of
+        // smaf.h, smaf_ext.h and smaf_legacy.h.
+        .testTarget(
+            name: "SmafABITests", dependencies: ["SmafABI", "CSmafABI"],
+            swiftSettings: [.swiftLanguageMode(.v5)]),
         .testTarget(
             name: "SmafCoreTests",
             dependencies: ["SmafCore", "SmafTestSupport", "CSmafABI", "CSmafSys"],

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "smaf.h"
 #include "smaf_ext.h"
+#include "smaf_legacy.h"
 #include "smaf_abi_probe.h"
 
 /* The ABI is a contract: fail the build if the header ever drifts. */
@@ -85,24 +86,93 @@ static const struct field ext_devices_fields[] = {
 	{ NULL, 0, 0 },
 };
 
-static const struct field *fields_of(enum smaf_abi_struct s)
+static const struct field ext_connect_fields[] = {
+	FIELD(smaf_ext_connect, version), FIELD(smaf_ext_connect, sock),
+	FIELD(smaf_ext_connect, protocol), FIELD(smaf_ext_connect, reserved),
+	{ NULL, 0, 0 },
+};
+
+/* The older generations, in this build's native layout (smaf_legacy.h). */
+static const struct field legacy_v2_create_fields[] = {
+	FIELD(smaf_legacy_v2_create, length), FIELD(smaf_legacy_v2_create, flags),
+	FIELD(smaf_legacy_v2_create, fd),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_v2_select_fields[] = {
+	FIELD(smaf_legacy_v2_select, fd), FIELD(smaf_legacy_v2_select, name),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_v3_create_fields[] = {
+	FIELD(smaf_legacy_v3_create, length), FIELD(smaf_legacy_v3_create, flags),
+	FIELD(smaf_legacy_v3_create, name), FIELD(smaf_legacy_v3_create, fd),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_v2_secure_fields[] = {
+	FIELD(smaf_legacy_v2_secure, fd), FIELD(smaf_legacy_v2_secure, secure),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_v7_info_fields[] = {
+	FIELD(smaf_legacy_v7_info, index), FIELD(smaf_legacy_v7_info, count),
+	FIELD(smaf_legacy_v7_info, name),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_s64_create_fields[] = {
+	FIELD(smaf_legacy_s64_create, version), FIELD(smaf_legacy_s64_create, length),
+	FIELD(smaf_legacy_s64_create, flags), FIELD(smaf_legacy_s64_create, reserved1),
+	FIELD(smaf_legacy_s64_create, fd), FIELD(smaf_legacy_s64_create, reserved2),
+	FIELD(smaf_legacy_s64_create, name), FIELD(smaf_legacy_s64_create, reserved3),
+	{ NULL, 0, 0 },
+};
+
+static const struct field legacy_s64_secure_fields[] = {
+	FIELD(smaf_legacy_s64_secure, version), FIELD(smaf_legacy_s64_secure, fd),
+	FIELD(smaf_legacy_s64_secure, reserved1), FIELD(smaf_legacy_s64_secure, secure),
+	FIELD(smaf_legacy_s64_secure, reserved2),
+	{ NULL, 0, 0 },
+};
+
+struct probed {
+	size_t size;
+	size_t align;
+	const struct field *fields;
+};
+
+#define PROBED(type, fields) { sizeof(struct type), _Alignof(struct type), fields }
+
+/* Indexed by enum smaf_abi_struct. */
+static const struct probed structs[] = {
+	[SMAF_ABI_CREATE] = PROBED(smaf_create_data, create_fields),
+	[SMAF_ABI_SECURE_FLAG] = PROBED(smaf_secure_flag, secure_fields),
+	[SMAF_ABI_INFO] = PROBED(smaf_info, info_fields),
+	[SMAF_ABI_EXT_HANDOFF] = PROBED(smaf_ext_handoff, ext_handoff_fields),
+	[SMAF_ABI_EXT_STATUS] = PROBED(smaf_ext_status, ext_status_fields),
+	[SMAF_ABI_HANDOFF_MSG] = PROBED(smaf_handoff_msg, handoff_msg_fields),
+	[SMAF_ABI_EXT_CREATE_FOR] = PROBED(smaf_ext_create_for, ext_create_for_fields),
+	[SMAF_ABI_EXT_DEVICES] = PROBED(smaf_ext_devices, ext_devices_fields),
+	[SMAF_ABI_EXT_CONNECT] = PROBED(smaf_ext_connect, ext_connect_fields),
+	[SMAF_ABI_LEGACY_V2_CREATE] = PROBED(smaf_legacy_v2_create, legacy_v2_create_fields),
+	[SMAF_ABI_LEGACY_V2_SELECT] = PROBED(smaf_legacy_v2_select, legacy_v2_select_fields),
+	[SMAF_ABI_LEGACY_V3_CREATE] = PROBED(smaf_legacy_v3_create, legacy_v3_create_fields),
+	[SMAF_ABI_LEGACY_V2_SECURE] = PROBED(smaf_legacy_v2_secure, legacy_v2_secure_fields),
+	[SMAF_ABI_LEGACY_V7_INFO] = PROBED(smaf_legacy_v7_info, legacy_v7_info_fields),
+	[SMAF_ABI_LEGACY_S64_CREATE] = PROBED(smaf_legacy_s64_create, legacy_s64_create_fields),
+	[SMAF_ABI_LEGACY_S64_SECURE] = PROBED(smaf_legacy_s64_secure, legacy_s64_secure_fields),
+};
+
+static const struct probed *probe(enum smaf_abi_struct s)
 {
-	switch (s) {
-	case SMAF_ABI_CREATE: return create_fields;
-	case SMAF_ABI_SECURE_FLAG: return secure_fields;
-	case SMAF_ABI_INFO: return info_fields;
-	case SMAF_ABI_EXT_HANDOFF: return ext_handoff_fields;
-	case SMAF_ABI_EXT_STATUS: return ext_status_fields;
-	case SMAF_ABI_EXT_CREATE_FOR: return ext_create_for_fields;
-	case SMAF_ABI_EXT_DEVICES: return ext_devices_fields;
-	case SMAF_ABI_HANDOFF_MSG: return handoff_msg_fields;
-	}
-	return NULL;
+	return (unsigned)s < sizeof(structs) / sizeof(structs[0]) ? &structs[s] : NULL;
 }
 
 static const struct field *find(enum smaf_abi_struct s, const char *name)
 {
-	const struct field *f = fields_of(s);
+	const struct probed *p = probe(s);
+	const struct field *f = p ? p->fields : NULL;
 	for (; f && f->name; f++)
 		if (strcmp(f->name, name) == 0)
 			return f;
@@ -111,32 +181,12 @@ static const struct field *find(enum smaf_abi_struct s, const char *name)
 
 size_t smaf_abi_struct_size(enum smaf_abi_struct s)
 {
-	switch (s) {
-	case SMAF_ABI_CREATE: return sizeof(struct smaf_create_data);
-	case SMAF_ABI_SECURE_FLAG: return sizeof(struct smaf_secure_flag);
-	case SMAF_ABI_INFO: return sizeof(struct smaf_info);
-	case SMAF_ABI_EXT_HANDOFF: return sizeof(struct smaf_ext_handoff);
-	case SMAF_ABI_EXT_STATUS: return sizeof(struct smaf_ext_status);
-	case SMAF_ABI_EXT_CREATE_FOR: return sizeof(struct smaf_ext_create_for);
-	case SMAF_ABI_EXT_DEVICES: return sizeof(struct smaf_ext_devices);
-	case SMAF_ABI_HANDOFF_MSG: return sizeof(struct smaf_handoff_msg);
-	}
-	return 0;
+	return probe(s) ? probe(s)->size : 0;
 }
 
 size_t smaf_abi_struct_align(enum smaf_abi_struct s)
 {
-	switch (s) {
-	case SMAF_ABI_CREATE: return _Alignof(struct smaf_create_data);
-	case SMAF_ABI_SECURE_FLAG: return _Alignof(struct smaf_secure_flag);
-	case SMAF_ABI_INFO: return _Alignof(struct smaf_info);
-	case SMAF_ABI_EXT_HANDOFF: return _Alignof(struct smaf_ext_handoff);
-	case SMAF_ABI_EXT_STATUS: return _Alignof(struct smaf_ext_status);
-	case SMAF_ABI_EXT_CREATE_FOR: return _Alignof(struct smaf_ext_create_for);
-	case SMAF_ABI_EXT_DEVICES: return _Alignof(struct smaf_ext_devices);
-	case SMAF_ABI_HANDOFF_MSG: return _Alignof(struct smaf_handoff_msg);
-	}
-	return 0;
+	return probe(s) ? probe(s)->align : 0;
 }
 
 size_t smaf_abi_field_offset(enum smaf_abi_struct s, const char *field)
@@ -164,3 +214,23 @@ uint32_t smaf_abi_ioc_ext_status(void) { return SMAF_IOC_EXT_STATUS; }
 uint32_t smaf_abi_ioc_ext_create_for(void) { return SMAF_IOC_EXT_CREATE_FOR; }
 uint32_t smaf_abi_ioc_ext_devices(void) { return SMAF_IOC_EXT_DEVICES; }
 uint32_t smaf_abi_ext_max_devices(void) { return SMAF_EXT_MAX_DEVICES; }
+uint32_t smaf_abi_ioc_ext_connect(void) { return SMAF_IOC_EXT_CONNECT; }
+
+uint32_t smaf_abi_ioc_by_name(const char *name)
+{
+	static const struct { const char *name; uint32_t number; } numbers[] = {
+		{ "SMAF_LEGACY_IOC_V2_CREATE", SMAF_LEGACY_IOC_V2_CREATE },
+		{ "SMAF_LEGACY_IOC_V2_SELECT_BY_NAME", SMAF_LEGACY_IOC_V2_SELECT_BY_NAME },
+		{ "SMAF_LEGACY_IOC_V3_CREATE", SMAF_LEGACY_IOC_V3_CREATE },
+		{ "SMAF_LEGACY_IOC_V2_GET_SECURE_FLAG", SMAF_LEGACY_IOC_V2_GET_SECURE_FLAG },
+		{ "SMAF_LEGACY_IOC_V2_SET_SECURE_FLAG", SMAF_LEGACY_IOC_V2_SET_SECURE_FLAG },
+		{ "SMAF_LEGACY_IOC_V7_GET_INFO", SMAF_LEGACY_IOC_V7_GET_INFO },
+		{ "SMAF_LEGACY_IOC_S64_CREATE", SMAF_LEGACY_IOC_S64_CREATE },
+		{ "SMAF_LEGACY_IOC_S64_GET_SECURE_FLAG", SMAF_LEGACY_IOC_S64_GET_SECURE_FLAG },
+		{ "SMAF_LEGACY_IOC_S64_SET_SECURE_FLAG", SMAF_LEGACY_IOC_S64_SET_SECURE_FLAG },
+	};
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (strcmp(numbers[i].name, name) == 0)
+			return numbers[i].number;
+	return 0;
+}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-import SmafCore
+import SmafABI
+
 
 #if canImport(Glibc)
 import Glibc
@@ -60,9 +61,10 @@ public func errnoName(_ e: Int32) -> String {
 
 /// A CREATE of an older generation's layout `r`, well-formed, so a node
 /// that serves it when it should not is seen doing so.
-public func legacyCreateBytes(_ r: LegacyRequest, length: UInt64, flags: UInt32, name: String = "") -> [UInt8] {
+public func legacyCreateBytes(_ r: RequestDescriptor, length: UInt64, flags: UInt32, name: String = "") -> [UInt8] {
     var b = [UInt8](repeating: 0, count: r.size)
-    guard case .create(let len, let flagsAt, let nameAt, _, _) = r.operation else { return b }
+    guard case .create(let c) = r.layout else { return b }
+    let len = c.length, flagsAt = c.flags, nameAt = c.name
     b.withUnsafeMutableBytes { raw in
         if len.width == 8 { raw.storeBytes(of: length, toByteOffset: len.offset, as: UInt64.self) }
         else { raw.storeBytes(of: UInt32(truncatingIfNeeded: length), toByteOffset: len.offset, as: UInt32.self) }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-import SmafCore
+import SmafABI
+
 
 #if canImport(Glibc)
 import Glibc
@@ -73,7 +74,7 @@ public struct V10Check {
         // unless the node says it serves them (smafctl check --generations).
         let served = node.servedGenerations
         if served.isDisjoint(with: [.v3, .v7]) {
-            let v3 = LegacyRequest.all.first { $0.number == 0xC050_5300 }!
+            let v3 = RequestDescriptor.legacy.first { $0.number == 0xC050_5300 }!
             expect("legacy v3-v7 CREATE 0xC0505300", v3.number, legacyCreateBytes(v3, length: 4096, flags: SmafABI.flagRDWR), EINVAL)
         }
         if !served.contains(.v7) {

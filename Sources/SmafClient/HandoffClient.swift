@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
-import SmafCore
+
 
 #if canImport(Glibc)
 import Glibc
@@ -163,7 +164,7 @@ public final class HandoffClient {
     /// A CREATE-like request of any generation, as raw struct bytes whose
     /// `fdField` smafd fills with a token: issues it, receives the buffer
     /// and puts its fd into `bytes` (and returns it). Errno on failure.
-    public func createRaw(_ request: UInt32, _ bytes: inout [UInt8], fdField: LegacyField) -> Result<Int32, SmafClientError> {
+    public func createRaw(_ request: UInt32, _ bytes: inout [UInt8], fdField: WireField) -> Result<Int32, SmafClientError> {
         let e = device.raw(request, &bytes)
         guard e == 0 else { return .failure(SmafClientError(e, "request 0x\(String(request, radix: 16))")) }
         let token = bytes.withUnsafeBytes { Int32(truncatingIfNeeded: $0.signedField(fdField)) }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
-import SmafCore
+
 
 #if canImport(Glibc)
 import Glibc

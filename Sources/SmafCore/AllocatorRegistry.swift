@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import Synchronization
 
 /// Why a registration was refused (spec §5 B3: names that could never be

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import Synchronization
 
 /// The identity of an open file, as stat(2) gives it: what a buffer fd in any

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 
 /// What an operator should hear when smafd can offer no dma-buf: the README
 /// promises buffers that devices import, and a CPU-only memfd is not one.

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 /// A minimal JSON writer for smafd's info/status answers (no Foundation in
 /// the daemon's core). Values are built as a tree and rendered once.
 public indirect enum JSONValue: Sendable, Equatable {

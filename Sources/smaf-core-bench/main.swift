@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 // smaf-core-bench: nanoseconds and heap allocations per decoded and
 // dispatched request in the Swift core, natively, without CUSE or /proc
 // (an in-memory caller environment), for each of the four v10 requests.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import ArgumentParser
 import Foundation
 import SmafCheck
 import SmafClient
-import SmafCore
+
 
 /// The ABI conformance check: runs every case of the v10 ABI against a node
 /// (smafd or a kernel driver) and prints a pass/fail table.

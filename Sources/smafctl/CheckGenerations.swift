@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import Foundation
 import SmafCheck
 import SmafClient
-import SmafCore
+
 
 /// `smafctl check --generations`: each older ABI generation on a node, in
 /// both of its layouts (a 64-bit process may issue the ILP32 numbers too;
@@ -15,7 +16,7 @@ struct GenerationCheck {
 
     /// Checks one generation; returns "ok", "refused (ERRNO)" or "FAILED".
     func run(_ name: String, _ generation: AbiGenerations) -> String {
-        let requests = LegacyRequest.all.filter { $0.generations.contains(generation) }
+        let requests = RequestDescriptor.legacy.filter { $0.generations.contains(generation) }
         var failed = false
         let check = { (what: String, expected: String, got: String) in
             if expected != got { failed = true }
@@ -62,24 +63,26 @@ struct GenerationCheck {
         }
         if let r = creates.first {
             let unknown = create(r, flags: SmafABI.flagRDWR, name: "deadbeef").1
-            if case .create(_, _, let nameAt, _, _) = r.operation, nameAt != nil {
+            if case .create(let c) = r.layout, c.name != nil {
                 check("\(r.name) unknown allocator 'deadbeef'", "EINVAL", unknown)
             }
             // Pre-v8 structs carry no flag checks (spec §3.20); S64 keeps v8's.
-            if case .create(_, _, _, _, let version) = r.operation {
+            if case .create(let c) = r.layout {
+                let version = c.version
                 let (fd, got) = create(r, flags: SmafABI.flagRDWR | 0o100)
                 if fd >= 0 { close(fd) }
                 check("\(r.name) flags 0x42 (O_CREAT bit)", version == nil ? "success" : "EINVAL", got)
             }
         }
         defer { if madeFD >= 0 { close(madeFD) } }
-        if madeFD >= 0, let get = requests.first(where: { $0.operation.kind == .getSecureFlag }),
-           let set = requests.first(where: { $0.operation.kind == .setSecureFlag }) {
+        if madeFD >= 0, let get = requests.first(where: { $0.layout.kind == .getSecureFlag }),
+           let set = requests.first(where: { $0.layout.kind == .setSecureFlag }) {
             check("\(set.name) 1 then \(get.name)", "success, 1", secureRoundTrip(set, get, madeFD, 1))
             check("\(set.name) 0 then \(get.name)", "success, 0", secureRoundTrip(set, get, madeFD, 0))
         }
-        if let info = requests.first(where: { $0.operation.kind == .getInfo }),
-           case .getInfo(let indexAt, let countAt, let nameAt) = info.operation {
+        if let info = requests.first(where: { $0.layout.kind == .getInfo }),
+           case .getInfo(let infoLayout) = info.layout {
+            let indexAt = infoLayout.index, countAt = infoLayout.count, nameAt = infoLayout.name
             let v10 = (try? dev.allocators()) ?? []
             var names: [String] = []
             var counts = Set<Int32>()
@@ -103,8 +106,8 @@ struct GenerationCheck {
 
     /// SELECT_BY_NAME: the buffer's own allocator binds it; a second select,
     /// or an unknown name, is EINVAL.
-    private func selectChecks(_ requests: [LegacyRequest], _ check: (String, String, String) -> Void) {
-        guard let select = requests.first(where: { $0.operation.kind == .selectByName }),
+    private func selectChecks(_ requests: [RequestDescriptor], _ check: (String, String, String) -> Void) {
+        guard let select = requests.first(where: { $0.layout.kind == .selectByName }),
               let create = requests.first(where: \.creates), let client else { return }
         let (fd, got) = self.create(create, flags: SmafABI.flagRDWR)
         guard fd >= 0 else { return check("v2 CREATE for SELECT_BY_NAME", "success", got) }
@@ -124,9 +127,9 @@ struct GenerationCheck {
         check("v2 SELECT_BY_NAME again on a bound buffer", "EINVAL", selecting(allocator))
     }
 
-    private func secureRoundTrip(_ set: LegacyRequest, _ get: LegacyRequest, _ fd: Int32, _ value: UInt32) -> String {
-        guard case .setSecureFlag(let fdAt, let secureAt, _) = set.operation,
-              case .getSecureFlag(let getFD, let getSecure, _) = get.operation else { return "?" }
+    private func secureRoundTrip(_ set: RequestDescriptor, _ get: RequestDescriptor, _ fd: Int32, _ value: UInt32) -> String {
+        guard case .setSecureFlag(let setLayout) = set.layout, case .getSecureFlag(let getLayout) = get.layout else { return "?" }
+        let fdAt = setLayout.fd, secureAt = setLayout.secure, getFD = getLayout.fd, getSecure = getLayout.secure
         var s = [UInt8](repeating: 0, count: set.size)
         s.withUnsafeMutableBytes {
             $0.setSignedField(fdAt, Int64(fd))
@@ -142,7 +145,7 @@ struct GenerationCheck {
     }
 
     /// A legacy CREATE through the handoff (a plain ioctl on a node that is not smafd).
-    private func create(_ r: LegacyRequest, flags: UInt32, name: String = "") -> (Int32, String) {
+    private func create(_ r: RequestDescriptor, flags: UInt32, name: String = "") -> (Int32, String) {
         var b = legacyCreateBytes(r, length: 8193, flags: flags, name: name)
         guard let client else {
             let e = dev.raw(r.number, &b)
@@ -154,9 +157,9 @@ struct GenerationCheck {
         }
     }
 
-    static func fdField(_ r: LegacyRequest) -> LegacyField {
-        if case .create(_, _, _, let fd, _) = r.operation { return fd }
-        return LegacyField(0, 4)
+    static func fdField(_ r: RequestDescriptor) -> WireField {
+        if case .create(let c) = r.layout { return c.fd }
+        return WireField(0, 4)
     }
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import ArgumentParser
 import Foundation
 import SmafClient
-import SmafCore
+
 import CSmafSys
 
 struct Create: ParsableCommand {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import Foundation
 
 /// Aligned plain-text tables and human units for smafctl's output.

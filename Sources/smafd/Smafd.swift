@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import ArgumentParser
 import CFuse
 import Logging
@@ -159,21 +160,22 @@ struct Smafd: ParsableCommand {
         // Memfds prepared ahead only serve unnamed buffers when a memfd
         // allocator comes first; otherwise they would only hold watches.
         let pool = registry.allocators.first?.usesPlainMemfd == true ? MemfdPool(lifetime: lifetime) : nil
-        let handoff: HandoffServer
+        let handoff: HandoffChannels
         do {
             if let target { try PrivilegeDrop.prepareDirectory(socketDir, for: target) }
-            handoff = try HandoffServer(directory: socketDir, name: devname, lifetime: lifetime, pool: pool,
-                                        maxChannelsPerProcess: maxChannelsPerProcess, owner: target?.uid, logger: logger)
+            handoff = try HandoffChannels(directory: socketDir, name: devname, maxChannelsPerProcess: maxChannelsPerProcess,
+                                          owner: target?.uid, logger: logger)
         } catch {
             var stderrStream = StandardError()
             print("smafd: \(error)", to: &stderrStream)
             throw ExitCode(1)
         }
-        defer { handoff.stop() }
+        let events = EventLoop(channels: handoff, lifetime: lifetime, pool: pool, logger: logger)
+        defer { events.stop() }
         let device = SmafDevice(registry: registry, secureModule: module,
                                 handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)",
                                 generations: try generations(), logger: logger)
-        handoff.setQueryResponder { [device] q in device.answer(q) }
+        events.setQueryResponder { [device] q in device.answer(q) }
         let notify = SystemdNotify()
 
         // Detach before any thread exists; the parent waits until the node is there.
@@ -185,7 +187,7 @@ struct Smafd: ParsableCommand {
         // reduced credentials (they are per thread).
         if let target { try PrivilegeDrop.apply(target, logger: logger) }
         if !noSeccomp { PrivilegeDrop.installSeccomp(logger: logger) }
-        try handoff.start()
+        try events.start()
         let ready = ReadyFlag()
         let server = CUSEServer(device: device, deviceName: devname, logger: logger) { [devname] in
             ready.set()

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
 import Logging
 import SmafCheck
@@ -46,19 +47,21 @@ final class MutationTests: XCTestCase {
     }
 
     var dir = ""
-    var server: HandoffServer!
+    var server: HandoffChannels!
+    var events: EventLoop!
     var lifetime: BufferLifetime!
 
     override func setUpWithError() throws {
         var template = Array("/tmp/smaf-mutants-XXXXXX".utf8CString)
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         lifetime = try BufferLifetime(table: BufferTable(), logger: Logger(label: "test"))
-        server = try HandoffServer(directory: "\(dir)/run", name: "smaf", lifetime: lifetime, logger: Logger(label: "test"))
-        try server.start()
+        server = try HandoffChannels(directory: "\(dir)/run", name: "smaf", logger: Logger(label: "test"))
+        events = EventLoop(channels: server, lifetime: lifetime, logger: Logger(label: "test"))
+        try events.start()
     }
 
     override func tearDown() {
-        server.stop()
+        events.stop()
         _ = try? FileManager.default.removeItem(atPath: dir)
     }
 
@@ -113,7 +116,7 @@ final class InProcessNode: CheckedNode {
     let channel: Int32
     let mutant: Mutant?
 
-    init(server: HandoffServer, lifetime: BufferLifetime, mutant: Mutant?) throws {
+    init(server: HandoffChannels, lifetime: BufferLifetime, mutant: Mutant?) throws {
         let registry = AllocatorRegistry(securing: SecurePolicy.testsecure.makeModule())
         try registry.register(MemfdAllocator())
         try registry.register(NamedAllocator(name: "smaf-other", ranking: -1))

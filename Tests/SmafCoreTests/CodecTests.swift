@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import SmafCore
 import SmafTestSupport
 import XCTest

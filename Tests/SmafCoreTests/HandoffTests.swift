@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
 import Logging
 import SmafCore
@@ -14,7 +15,8 @@ import Glibc
 /// with this very thread as the caller (so /proc look-ups are real).
 final class HandoffTests: XCTestCase {
     var dir = ""
-    var server: HandoffServer!
+    var server: HandoffChannels!
+    var events: EventLoop!
     var lifetime: BufferLifetime!
     var logs: CapturedLogs!
 
@@ -23,12 +25,13 @@ final class HandoffTests: XCTestCase {
         dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         logs = CapturedLogs()
         lifetime = try BufferLifetime(table: BufferTable(), logger: logs.logger)
-        server = try HandoffServer(directory: "\(dir)/run", name: "smaf", lifetime: lifetime, logger: logs.logger)
-        try server.start()
+        server = try HandoffChannels(directory: "\(dir)/run", name: "smaf", logger: logs.logger)
+        events = EventLoop(channels: server, lifetime: lifetime, logger: logs.logger)
+        try events.start()
     }
 
     override func tearDown() {
-        server.stop()
+        events.stop()
         XCTAssertFalse(FileManager.default.fileExists(atPath: server.socketPath), "stop() removes the socket")
         _ = try? FileManager.default.removeItem(atPath: dir)
     }
@@ -244,7 +247,7 @@ final class HandoffTests: XCTestCase {
 
     func testQueriesAnswerWithInfoAndStatusJSON() throws {
         let d = try device(allocators: [MemfdAllocator(), NamedAllocator(name: "smaf-cma", ranking: 3)])
-        server.setQueryResponder { q in d.answer(q) }
+        events.setQueryResponder { q in d.answer(q) }
         let sock = try connectChannel()
         defer { close(sock) }
         _ = try create(d).get()
@@ -333,7 +336,7 @@ final class HandoffTests: XCTestCase {
         let open = "\(dir)/open"
         XCTAssertEqual(mkdir(open, 0o777), 0)
         XCTAssertEqual(chmod(open, 0o777), 0)
-        XCTAssertThrowsError(try HandoffServer(directory: open, name: "smaf", lifetime: nil, logger: logs.logger))
+        XCTAssertThrowsError(try HandoffChannels(directory: open, name: "smaf", logger: logs.logger))
     }
 }
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
 @testable import SmafCore
 import SmafTestSupport

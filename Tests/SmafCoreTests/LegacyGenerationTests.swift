@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafSys
 import SmafCore
 import SmafTestSupport
@@ -13,14 +14,14 @@ import Glibc
 /// real handoff.
 extension HandoffTests {
     func raw(_ d: SmafDevice, _ number: UInt32, _ fill: (UnsafeMutableRawBufferPointer) -> Void) -> Result<[UInt8], SmafErrno> {
-        var b = [UInt8](repeating: 0, count: LegacyRequest.lookup(number)?.size ?? 128)
+        var b = [UInt8](repeating: 0, count: RequestDescriptor.lookup(number)?.size ?? 128)
         b.withUnsafeMutableBytes(fill)
         return d.ioctl(request: number, input: b, caller: me)
     }
 
     func testLegacyNumbersAreRefusedByDefaultAndTheLogNamesTheGeneration() throws {
         let d = try device()
-        for r in LegacyRequest.all {
+        for r in RequestDescriptor.legacy {
             XCTAssertEqual(raw(d, r.number) { _ in }.failureErrno, .EINVAL, r.description)
         }
         XCTAssertTrue(logs.contains("legacy request (v3-v7 CREATE (80-byte struct, LP64)) is not enabled: smafd --abi-generations v3 or v7 serves it"))

@@ -100,7 +100,7 @@ phase_build() {
 	echo "# --- the version comes from VERSION ($VERSION)"
 	expect_eq "debian/changelog's version is VERSION" "$VERSION" "$(dpkg-parsechangelog -S Version)"
 	expect_eq "SmafVersion.string in the Swift source is VERSION" "$VERSION" \
-		"$(sed -n 's/.*public static let string = "\(.*\)".*/\1/p' Sources/SmafCore/SmafDevice.swift)"
+		"$(sed -n 's/.*public static let string = "\(.*\)".*/\1/p' Sources/SmafABI/Version.swift)"
 	for p in smafd libsmaf0 libsmaf-dev; do
 		expect_eq "package $p has version VERSION" "$VERSION" "$(dpkg-deb -f "$PKGDIR/${p}_${VERSION}_amd64.deb" Version)"
 	done

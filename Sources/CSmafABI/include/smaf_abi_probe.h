@@ -19,9 +19,18 @@ enum smaf_abi_struct {
 	SMAF_ABI_HANDOFF_MSG = 5,
 	SMAF_ABI_EXT_CREATE_FOR = 6,
 	SMAF_ABI_EXT_DEVICES = 7,
+	SMAF_ABI_EXT_CONNECT = 8,
+	/* smaf_legacy.h, in this build's native layout */
+	SMAF_ABI_LEGACY_V2_CREATE = 9,
+	SMAF_ABI_LEGACY_V2_SELECT = 10,
+	SMAF_ABI_LEGACY_V3_CREATE = 11,
+	SMAF_ABI_LEGACY_V2_SECURE = 12,
+	SMAF_ABI_LEGACY_V7_INFO = 13,
+	SMAF_ABI_LEGACY_S64_CREATE = 14,
+	SMAF_ABI_LEGACY_S64_SECURE = 15,
 };
 
-/* sizeof / _Alignof of one of the three structs. */
+/* sizeof / _Alignof of one of the structs. */
 size_t smaf_abi_struct_size(enum smaf_abi_struct s);
 size_t smaf_abi_struct_align(enum smaf_abi_struct s);
 /* offsetof a field by its C name; (size_t)-1 if the struct has no such field. */
@@ -42,5 +51,8 @@ uint32_t smaf_abi_ioc_ext_status(void);
 uint32_t smaf_abi_ioc_ext_create_for(void);
 uint32_t smaf_abi_ioc_ext_devices(void);
 uint32_t smaf_abi_ext_max_devices(void);
+uint32_t smaf_abi_ioc_ext_connect(void);
+/* A request number of smaf_legacy.h by its macro's name; 0 if unknown. */
+uint32_t smaf_abi_ioc_by_name(const char *name);
 
 #endif

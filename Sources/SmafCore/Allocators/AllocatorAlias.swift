@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 /// A second name for an existing allocator (e.g. `smaf-cma` for programs that
 /// hard-code the original CMA allocator's name).
 public struct AllocatorAlias: Allocator {

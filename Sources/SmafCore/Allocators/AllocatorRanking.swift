@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 /// The default rankings (bigger is preferred; `--rank NAME=N` overrides).
 /// The order says what an unnamed CREATE gets on a host that has several:
 /// a real dma-buf first, since that is what the SMAF ABI promised, and among

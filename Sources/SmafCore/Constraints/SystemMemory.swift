@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 /// Where RAM lies in physical address space: an allocator that cannot choose
 /// where its pages come from (all of smafd's) may hand out any of it, so a
 /// device must address up to the top of RAM to use its buffers.

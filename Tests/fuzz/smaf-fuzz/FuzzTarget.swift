@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 // smaf-fuzz: libFuzzer target over SmafCore's transport-free dispatcher
 // (`SmafDevice.ioctl`) and the struct codec. Built two ways (scripts/fuzz):
 //   * `swift build --sanitize=fuzzer --sanitize=address -Xswiftc -DSMAF_LIBFUZZER`:
@@ -202,7 +203,7 @@ final class Run {
     func expectation(_ request: UInt32, _ input: UnsafeRawBufferPointer, outCount: Int, caller: Caller) -> Expectation {
         let v10 = SmafRequest(rawValue: request)
         let ext = SmafExtensionRequest(rawValue: request)
-        if let legacy = LegacyRequest.lookup(request), legacyEnabled {
+        if let legacy = legacyLookup(request), legacyEnabled {
             return legacyExpectation(legacy, input, outCount: outCount, caller: caller)
         }
         guard v10 != nil || ext != nil else { return .refused(EINVAL) }
@@ -270,35 +271,39 @@ final class Run {
 
     /// A legacy request is its v10 operation on the fields it carries (the
     /// translation's own rules are restated here, not called).
-    func legacyExpectation(_ legacy: LegacyRequest, _ input: UnsafeRawBufferPointer, outCount: Int, caller: Caller) -> Expectation {
+    func legacyExpectation(_ legacy: RequestDescriptor, _ input: UnsafeRawBufferPointer, outCount: Int, caller: Caller) -> Expectation {
         guard input.count == legacy.size, outCount >= legacy.size else { return .refused(EINVAL) }
         var v10 = [UInt8](repeating: 0, count: 128)
         func put<T: FixedWidthInteger>(_ at: Int, _ v: T) { v10.withUnsafeMutableBytes { $0.storeBytes(of: v, toByteOffset: at, as: T.self) } }
-        func wide(_ f: LegacyField) -> Int64 { f.width == 8 ? input.loadUnaligned(fromByteOffset: f.offset, as: Int64.self) : Int64(input.i32(f.offset)) }
+        func wide(_ f: WireField) -> Int64 { f.width == 8 ? input.loadUnaligned(fromByteOffset: f.offset, as: Int64.self) : Int64(input.i32(f.offset)) }
         func mapped(_ e: Expectation, _ size: Int) -> Expectation {
             if case .success = e { return .success(size) }
             return e
         }
-        switch legacy.operation {
-        case let .create(length, flags, name, _, version):
+        switch legacy.layout {
+        case let .create(c):
+            let length = c.length, flags = c.flags, name = c.name, version = c.version
             put(0, version.map { input.u64($0) } ?? 0)
             put(8, length.width == 8 ? input.u64(length.offset) : UInt64(input.u32(length.offset)))
             put(16, version == nil ? input.u32(flags) & SmafABI.validCreateFlags : input.u32(flags))
             if let name { for i in 0..<64 { v10[32 + i] = input[name + i] } }
             return v10.withUnsafeBytes { createExpectation($0) }
-        case let .getSecureFlag(fd, secure, version), let .setSecureFlag(fd, secure, version):
+        case let .getSecureFlag(l), let .setSecureFlag(l):
+            let fd = l.fd, secure = l.secure, version = l.version
             guard let n = Int32(exactly: wide(fd)) else { return .refused(EINVAL) }
             put(0, version.map { input.u64($0) } ?? 0)
             put(8, n)
             put(16, input.u32(secure))
-            let get = { if case .getSecureFlag = legacy.operation { return true } else { return false } }()
+            let get = { if case .getSecureFlag = legacy.layout { return true } else { return false } }()
             let number = get ? SmafRequest.getSecureFlag.rawValue : SmafRequest.setSecureFlag.rawValue
             return mapped(v10.prefix(64).withUnsafeBytes { expectation(number, $0, outCount: 64, caller: caller) }, get ? legacy.size : 0)
-        case let .getInfo(index, _, _):
-            put(8, input.u32(index))
+        case let .getInfo(l):
+            put(8, input.u32(l.index))
             return mapped(v10.withUnsafeBytes { expectation(SmafRequest.getInfo.rawValue, $0, outCount: 128, caller: caller) }, legacy.size)
         case .selectByName:
             return .refused(EINVAL)  // no buffer here was made by a v2 CREATE
+        case .createFor, .devices, .connect, .handoff, .status:
+            preconditionFailure("\(legacy.name) is not an older generation's request")
         }
     }
 
@@ -327,25 +332,28 @@ final class Run {
                 check(out[i] == input[i], "\(hex(request)): byte \(i) came back as \(out[i]), was sent as \(input[i])")
             }
         }
-        if let legacy = LegacyRequest.lookup(request) {
-            switch legacy.operation {
-            case let .getSecureFlag(fd, secure, _):
+        if let legacy = legacyLookup(request) {
+            switch legacy.layout {
+            case let .getSecureFlag(l):
+                let fd = l.fd, secure = l.secure
                 let n = fd.width == 8 ? Int32(input.loadUnaligned(fromByteOffset: fd.offset, as: Int64.self)) : input.i32(fd.offset)
                 let id = env.fileIdentity(ofFD: n, inThread: caller.tid)
                 let expected: UInt32 = recordedBuffers.firstIndex(where: { $0 == id }).map { self.secure[$0] ? 1 : 0 } ?? 0
                 echoed(except: [secure..<(secure + 4)])
                 check(out.u32(secure) == expected, "\(legacy.name) fd \(n) read \(out.u32(secure)), model says \(expected)")
-            case let .setSecureFlag(fd, secure, _):
+            case let .setSecureFlag(l):
+                let fd = l.fd, secure = l.secure
                 let n = fd.width == 8 ? Int32(input.loadUnaligned(fromByteOffset: fd.offset, as: Int64.self)) : input.i32(fd.offset)
                 let i = recordedBuffers.firstIndex(where: { $0 == env.fileIdentity(ofFD: n, inThread: caller.tid) })!
                 self.secure[i] = input.u32(secure) != 0
-            case let .getInfo(index, count, name):
+            case let .getInfo(l):
+                let index = l.index, count = l.count, name = l.name
                 echoed(except: [count..<(count + 4), name..<(name + 64)])
                 let i = Int(input.u32(index))
                 check(out.u32(count) == UInt32(names.count), "\(legacy.name) count \(out.u32(count))")
                 let bytes = Array(names[i].utf8)
                 for j in 0..<64 { check(out[name + j] == (j < bytes.count ? bytes[j] : 0), "\(legacy.name) name byte \(j)") }
-            case .create, .selectByName:
+            case .create, .selectByName, .createFor, .devices, .connect, .handoff, .status:
                 violation("\(legacy.name) succeeded without a handoff channel or a v2 buffer")
             }
             return
@@ -427,7 +435,7 @@ final class Run {
         default: request = r.u32()
         }
         let structSize = SmafRequest(rawValue: request)?.structSize ?? SmafExtensionRequest(rawValue: request)?.structSize
-            ?? LegacyRequest.lookup(request)?.size ?? 128
+            ?? legacyLookup(request)?.size ?? 128
         let dir = request >> 30, numberSize = Int((request >> 16) & 0x3FFF)
         var inCount: Int, outCount: Int
         var nilInput = false
@@ -456,7 +464,7 @@ final class Run {
 
         let expected = expectation(request, input, outCount: outCount, caller: caller)
         let name = SmafRequest(rawValue: request)?.name ?? SmafExtensionRequest(rawValue: request)?.name
-            ?? LegacyRequest.lookup(request).map { "\($0.name) \(hex(request))" } ?? hex(request)
+            ?? legacyLookup(request).map { "\($0.name) \(hex(request))" } ?? hex(request)
         if verbose {
             print("  \(name): in \(nilInput ? "nil" : String(inCount)) out \(outCount), tid \(caller.tid) uid \(caller.uid) gid \(caller.gid); model: \(expected)")
         }
@@ -475,9 +483,9 @@ final class Run {
             check(n >= 0 && n <= outCount, "\(name) returned \(n) bytes for a \(outCount)-byte output")
             let v10 = SmafRequest(rawValue: request)
             let ext = SmafExtensionRequest(rawValue: request)
-            let legacy = legacyEnabled ? LegacyRequest.lookup(request) : nil
+            let legacy = legacyEnabled ? legacyLookup(request) : nil
             check(v10 != nil || ext != nil || legacy != nil, "unknown request \(hex(request)) succeeded")
-            let isSet = v10 == .setSecureFlag || { if case .setSecureFlag? = legacy?.operation { return true } else { return false } }()
+            let isSet = v10 == .setSecureFlag || { if case .setSecureFlag? = legacy?.layout { return true } else { return false } }()
             let size = isSet ? 0 : (v10?.structSize ?? ext?.structSize ?? legacy!.size)
             check(n == size, "\(name) returned \(n) bytes, its struct is \(size) (0 for SET)")
             guard case .success(let m) = expected, m == n else { violation("\(name) succeeded with \(n) bytes; model: \(expected)") }
@@ -491,7 +499,7 @@ final class Run {
             case .refused(let x): check(e.rawValue == x, "\(name) was refused with \(e); model: \(expected)")
             case .refusedNotEINVAL: check(e != .EINVAL, "\(name) was refused with EINVAL; model: \(expected)")
             }
-            if SmafRequest(rawValue: request) != nil || LegacyRequest.lookup(request) != nil {
+            if SmafRequest(rawValue: request) != nil || legacyLookup(request) != nil {
                 for i in 0..<outCount {
                     check(outMemory.load(fromByteOffset: i, as: UInt8.self) == guardByte,
                           "\(name) was refused with \(e) but wrote output byte \(i)")
@@ -564,4 +572,9 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
+}
+
+/// The older generations' descriptor for a number (nil for v10 and the extensions).
+func legacyLookup(_ number: UInt32) -> RequestDescriptor? {
+    RequestDescriptor.lookup(number).flatMap { $0.isLegacy ? $0 : nil }
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 // Without -DSMAF_LIBFUZZER (a plain `swift build`), smaf-fuzz is an ordinary
 // program that replays inputs through the fuzz target, so the target and the
 // corpus are built and usable without the fuzzer runtime:

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 import CSmafABI
-import SmafCore
-import SmafTestSupport
 import XCTest
 
 /// Swift's codec against the C compiler's reading of smaf.h, field by field.
@@ -107,6 +106,82 @@ final class ABILayoutTests: XCTestCase {
         XCTAssertEqual(SmafABI.iowr(nr: 0x40, size: 128), smaf_abi_ioc_ext_handoff())
     }
 
+    func testConnectLayoutAndNumber() {
+        typealias C = SmafExtensionRequest.ConnectField
+        check(SMAF_ABI_EXT_CONNECT, size: SmafExtensionRequest.connect.structSize, [
+            ("version", C.version, 8), ("sock", C.sock, 4), ("protocol", C.protocolVersion, 4), ("reserved", C.reserved, 112),
+        ])
+        XCTAssertEqual(SmafExtensionRequest.connect.rawValue, smaf_abi_ioc_ext_connect())
+    }
+
+    /// Every older generation's descriptor in this build's native layout
+    /// against smaf_legacy.h as the C compiler reads it: number, size and
+    /// the offset and width of every field the layout names. (The ILP32
+    /// layouts are the header's static assertions under -m32, and the
+    /// 32-bit VM tests.)
+    func testNativeLegacyLayoutsMatchSmafLegacyH() {
+        let native: [(String, smaf_abi_struct, String)] = [
+            ("v2 CREATE", SMAF_ABI_LEGACY_V2_CREATE, "SMAF_LEGACY_IOC_V2_CREATE"),
+            ("v2 SELECT_BY_NAME", SMAF_ABI_LEGACY_V2_SELECT, "SMAF_LEGACY_IOC_V2_SELECT_BY_NAME"),
+            ("v3-v7 CREATE", SMAF_ABI_LEGACY_V3_CREATE, "SMAF_LEGACY_IOC_V3_CREATE"),
+            ("v2-v7 GET_SECURE_FLAG", SMAF_ABI_LEGACY_V2_SECURE, "SMAF_LEGACY_IOC_V2_GET_SECURE_FLAG"),
+            ("v2-v7 SET_SECURE_FLAG", SMAF_ABI_LEGACY_V2_SECURE, "SMAF_LEGACY_IOC_V2_SET_SECURE_FLAG"),
+            ("v7 GET_INFO", SMAF_ABI_LEGACY_V7_INFO, "SMAF_LEGACY_IOC_V7_GET_INFO"),
+            ("S64 CREATE", SMAF_ABI_LEGACY_S64_CREATE, "SMAF_LEGACY_IOC_S64_CREATE"),
+            ("S64 GET_SECURE_FLAG", SMAF_ABI_LEGACY_S64_SECURE, "SMAF_LEGACY_IOC_S64_GET_SECURE_FLAG"),
+            ("S64 SET_SECURE_FLAG", SMAF_ABI_LEGACY_S64_SECURE, "SMAF_LEGACY_IOC_S64_SET_SECURE_FLAG"),
+        ]
+        func at(_ s: smaf_abi_struct, _ field: String, _ offset: Int?, width: Int? = nil, _ what: String) {
+            guard let offset else { return XCTAssertEqual(smaf_abi_field_size(s, field), 0, "\(what): the C struct has no \(field)") }
+            XCTAssertEqual(smaf_abi_field_offset(s, field), offset, "\(what): offsetof \(field)")
+            if let width { XCTAssertEqual(smaf_abi_field_size(s, field), width, "\(what): sizeof \(field)") }
+        }
+        for (name, s, macro) in native {
+            let number = smaf_abi_ioc_by_name(macro)
+            XCTAssertNotEqual(number, 0, macro)
+            guard let d = RequestDescriptor.lookup(number) else { XCTFail("\(macro) 0x\(String(number, radix: 16)) is not in the table"); continue }
+            XCTAssertEqual(d.name, name, macro)
+            XCTAssertTrue(d.isLegacy, macro)
+            XCTAssertEqual(d.size, smaf_abi_struct_size(s), "\(macro): size")
+            switch d.layout {
+            case .create(let c):
+                at(s, "length", c.length.offset, width: c.length.width, macro)
+                at(s, "flags", c.flags, width: 4, macro)
+                at(s, "name", c.name, width: 64, macro)
+                at(s, "fd", c.fd.offset, width: c.fd.width, macro)
+                at(s, "version", c.version, width: 8, macro)
+            case .getSecureFlag(let l), .setSecureFlag(let l):
+                at(s, "fd", l.fd.offset, width: l.fd.width, macro)
+                at(s, "secure", l.secure, width: 4, macro)
+                at(s, "version", l.version, width: 8, macro)
+            case .getInfo(let l):
+                at(s, "index", l.index, width: 4, macro)
+                at(s, "count", l.count, width: 4, macro)
+                at(s, "name", l.name, width: 64, macro)
+            case let .selectByName(fd, nameAt):
+                at(s, "fd", fd, width: 4, macro)
+                at(s, "name", nameAt, width: 64, macro)
+            default:
+                XCTFail("\(macro): \(d.layout.kind) is no older generation's operation")
+            }
+        }
+    }
+
+    /// Every descriptor of the table: its number encodes its size and the
+    /// read-write direction, and no number is there twice.
+    func testEveryDescriptorsNumberEncodesItsSize() {
+        XCTAssertEqual(Set(RequestDescriptor.all.map(\.number)).count, RequestDescriptor.all.count)
+        for (i, d) in RequestDescriptor.all.enumerated() {
+            XCTAssertEqual(Int((d.number >> 16) & 0x3FFF), d.size, d.description)
+            XCTAssertEqual(d.direction, 3, d.description)
+            XCTAssertEqual(UInt8((d.number >> 8) & 0xFF), SmafABI.ioctlMagic, d.description)
+            XCTAssertEqual(d.slot, i, d.description)
+        }
+        XCTAssertEqual(RequestDescriptor.all.filter { !$0.isLegacy && !$0.isExtension }.map(\.number),
+                       SmafRequest.allCases.map(\.rawValue))
+        XCTAssertEqual(RequestDescriptor.all.filter(\.isExtension).map(\.number), SmafExtensionRequest.allCases.map(\.rawValue))
+    }
+
     /// The legacy table against spec §2.2's numbers, written out.
     func testLegacyRequestTableMatchesTheSpec() {
         let spec: [UInt32: Int] = [
@@ -114,11 +189,11 @@ final class ABILayoutTests: XCTestCase {
             0xC048_5303: 72, 0xC044_5303: 68, 0xC088_5300: 136, 0xC048_5301: 72, 0xC048_5302: 72,
             0xC084_5300: 132, 0xC044_5301: 68, 0xC044_5302: 68,
         ]
-        XCTAssertEqual(LegacyRequest.all.count, spec.count, "one entry per number, none twice")
+        XCTAssertEqual(RequestDescriptor.legacy.count, spec.count, "one entry per number, none twice")
         for (number, size) in spec {
             XCTAssertNil(SmafRequest(rawValue: number))
             XCTAssertNil(SmafExtensionRequest(rawValue: number))
-            XCTAssertEqual(LegacyRequest.lookup(number)?.size, size, "0x\(String(number, radix: 16))")
+            XCTAssertEqual(RequestDescriptor.lookup(number)?.size, size, "0x\(String(number, radix: 16))")
             XCTAssertEqual(Int((number >> 16) & 0x3FFF), size, "the number encodes its size")
         }
     }

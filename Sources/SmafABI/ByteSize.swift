@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+import SmafABI
 
 /// Sizes on command lines ("16M", "4096", "1.5G", "2GiB"; binary units),
 /// with the reason a text is refused, so each tool can say what to type.

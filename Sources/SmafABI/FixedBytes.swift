@@ -42,11 +42,11 @@ public struct FixedBytes<let count: Int>: Sendable, Equatable {
         return true
     }
 
-    func store(into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+    public func store(into out: UnsafeMutableRawBufferPointer, at offset: Int) {
         for i in 0..<count { out[offset + i] = bytes[i] }
     }
 
-    static func load(from raw: UnsafeRawBufferPointer, at offset: Int) -> Self {
+    public static func load(from raw: UnsafeRawBufferPointer, at offset: Int) -> Self {
         var v = Self()
         for i in 0..<count { v.bytes[i] = raw[offset + i] }
         return v
@@ -55,14 +55,14 @@ public struct FixedBytes<let count: Int>: Sendable, Equatable {
 
 extension UnsafeRawBufferPointer {
     @inline(__always)
-    func field<T: FixedWidthInteger>(_ offset: Int, as: T.Type) -> T {
+    public func field<T: FixedWidthInteger>(_ offset: Int, as: T.Type) -> T {
         loadUnaligned(fromByteOffset: offset, as: T.self)
     }
 }
 
 extension UnsafeMutableRawBufferPointer {
     @inline(__always)
-    func setField<T: FixedWidthInteger>(_ offset: Int, _ value: T) {
+    public func setField<T: FixedWidthInteger>(_ offset: Int, _ value: T) {
         storeBytes(of: value, toByteOffset: offset, as: T.self)
     }
 }

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+import SmafABI
+import CSmafSys
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// smafd's one event thread. Each turn it accepts handoff connections,
+/// answers queries on the channels (and drops those that hung up), ends
+/// the buffers inotify reports gone (BufferLifetime) and tops up the memfd
+/// pool. The request path never waits for it.
+public final class EventLoop: Sendable {
+    private let channels: HandoffChannels
+    private let lifetime: BufferLifetime?
+    private let pool: MemfdPool?
+    private let logger: Logger
+    private let responder = Mutex<(@Sendable (HandoffQuery) -> JSONValue?)?>(nil)
+    private let stopping = Atomic(false)
+    private let thread = Mutex<pthread_t?>(nil)
+    /// Connections accepted per turn at most. A channel whose process has
+    /// exited is dropped in the next turn, so a status snapshot may count up
+    /// to this many such channels.
+    public static let acceptsPerTurn = 16
+
+    public init(channels: HandoffChannels, lifetime: BufferLifetime?, pool: MemfdPool? = nil, logger: Logger) {
+        self.channels = channels
+        self.lifetime = lifetime
+        self.pool = pool
+        self.logger = logger
+        pool?.onLow { [channels] in channels.ring() }
+    }
+
+    /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel;
+    /// `answer` gets the query with the asking peer's uid and pid (SO_PEERCRED).
+    public func setQueryResponder(_ answer: @escaping @Sendable (HandoffQuery) -> JSONValue?) {
+        responder.withLock { $0 = answer }
+    }
+
+    /// Starts the thread.
+    public func start() throws {
+        pool?.refill()
+        guard let t = startThread({ [self] in self.run() }) else {
+            throw HandoffSetupError(description: "cannot start the event loop thread")
+        }
+        thread.withLock { $0 = t }
+    }
+
+    /// Stops the thread, closes every channel, removes the socket and
+    /// closes the pool's memfds.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        channels.ring()
+        if let t = thread.withLock({ $0 }) { pthread_join(t, nil) }
+        channels.closeAll()
+        pool?.close()
+    }
+
+    private func run() {
+        let listenFD = channels.listener.raw, wakeFD = channels.doorbell.raw
+        while !stopping.load(ordering: .acquiring) {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            if let l = lifetime { fds.append(pollfd(fd: l.inotifyFD, events: Int16(POLLIN), revents: 0)) }
+            let fixed = fds.count
+            let open = channels.snapshot()
+            for c in open { fds.append(pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)) }
+            let r = poll(&fds, nfds_t(fds.count), -1)
+            if r < 0 {
+                if errno == EINTR { continue }
+                logger.error("event loop: poll failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            if fds[1].revents != 0 {
+                var n: UInt64 = 0
+                _ = read(wakeFD, &n, 8)
+            }
+            // A burst of connections (or a flood from one abuser) is taken in one
+            // turn, bounded so the channels and watches still get their turn.
+            if fds[0].revents != 0 {
+                var taken = 0
+                while taken < Self.acceptsPerTurn, acceptOne(listenFD) { taken += 1 }
+            }
+            if fixed > 2, fds[2].revents != 0 { _ = lifetime?.drain() }
+            for (i, c) in open.enumerated() where fds[fixed + i].revents != 0 {
+                service(c, revents: fds[fixed + i].revents)
+            }
+            pool?.refill()
+        }
+    }
+
+    /// Accepts one pending connection; false when there is none (EAGAIN) or
+    /// accept failed.
+    private func acceptOne(_ listenFD: Int32) -> Bool {
+        let raw = accept(listenFD, nil, nil)
+        guard raw >= 0 else { return false }
+        let socket = OwnedFD(raw)
+        _ = fcntl(socket.raw, F_SETFD, FD_CLOEXEC)
+        var pid: Int32 = 0, uid: UInt32 = 0, gid: UInt32 = 0
+        guard smaf_sys_peer_cred(socket.raw, &pid, &uid, &gid) == 0, pid > 0 else { return true }
+        if channels.register(socket, process: pid, uid: uid) != .overLimit {
+            logger.debug("handoff channel opened by process \(pid) (uid \(uid))")
+        } else {
+            logger.debug("refused a handoff connection from process \(pid) (uid \(uid)): limit: it already has --max-channels-per-process \(channels.maxChannelsPerProcess)")
+        }
+        return true
+    }
+
+    private func service(_ c: HandoffChannel, revents: Int16) {
+        // Clients only ever send queries; anything else is read and dropped.
+        var buf = [UInt8](repeating: 0, count: 64)
+        var received: Int32 = -1
+        let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(c.fd, $0.baseAddress, $0.count, &received, 1) }
+        if received >= 0 { close(received) }
+        if n == HandoffProtocol.messageSize, let m = buf.withUnsafeBytes({ HandoffMessage(decoding: $0) }), m.isQuery {
+            answer(HandoffQuery(kind: m.flags, uid: c.uid, pid: c.pid, argument: m.length), on: c)
+        }
+        let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+        guard gone else { return }
+        channels.drop(c)
+        logger.debug("handoff channel of process \(c.pid) closed")
+    }
+
+    private func answer(_ q: HandoffQuery, on c: HandoffChannel) {
+        let answer = responder.withLock { $0 }?(q)
+        var body = Array((answer?.rendered ?? "").utf8)
+        if body.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize { body = [] }
+        let reply = HandoffMessage(token: HandoffProtocol.queryToken, flags: q.kind, length: UInt64(body.count)).encoded + body
+        _ = reply.withUnsafeBytes { smaf_sys_send_with_fd(c.fd, $0.baseAddress, $0.count, -1) }
+    }
+}
