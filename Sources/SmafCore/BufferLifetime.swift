@@ -29,7 +29,8 @@ public enum BufferLifetimeKind: Sendable, Equatable {
 public final class BufferLifetime: Sendable {
     public let table: BufferTable
     /// Non-blocking inotify descriptor; the event loop polls it and calls drain().
-    public let inotifyFD: Int32
+    private let inotify: OwnedFD
+    public var inotifyFD: Int32 { inotify.raw }
     private let watches = Mutex([Int32: (identity: FileIdentity, kind: BufferLifetimeKind)]())
     private let created = Atomic<UInt64>(0)
     let logger: Logger
@@ -37,12 +38,10 @@ public final class BufferLifetime: Sendable {
     public init(table: BufferTable, logger: Logger) throws(SmafErrno) {
         let fd = smaf_sys_inotify_init()
         guard fd >= 0 else { throw errno == EMFILE ? .ENOSPC : .ENOMEM }
-        self.inotifyFD = fd
+        self.inotify = OwnedFD(fd)
         self.table = table
         self.logger = logger
     }
-
-    deinit { close(inotifyFD) }
 
     /// Buffers created since start.
     public var createdTotal: UInt64 { created.load(ordering: .relaxed) }

@@ -109,11 +109,9 @@ public struct ProcFSEnvironment: CallerEnvironment {
 
     public func processID(ofThread tid: Int32) -> Int32? {
         guard tid > 0 else { return nil }
-        let fd = open("/proc/\(tid)/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard let fd = OwnedFD.open("/proc/\(tid)/status", O_RDONLY) else { return nil }
         var buf = [UInt8](repeating: 0, count: 1024)
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let n = buf.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
         guard n > 0 else { return nil }
         // "Tgid:\t<pid>\n" is among the first lines of the file.
         let text = String(decoding: buf[0..<n], as: UTF8.self)

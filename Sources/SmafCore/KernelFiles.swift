@@ -8,11 +8,9 @@ import Glibc
 
 /// The whole text of a small file (sysfs, procfs), or nil.
 func readSmallFile(_ path: String, limit: Int = 8192) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    guard let fd = OwnedFD.open(path, O_RDONLY) else { return nil }
     var buf = [UInt8](repeating: 0, count: limit)
-    let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    let n = buf.withUnsafeMutableBytes { read(fd.raw, $0.baseAddress, $0.count) }
     return n >= 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
 }
 

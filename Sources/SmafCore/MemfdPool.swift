@@ -13,12 +13,31 @@ import Glibc
 /// memfd has no record, so it is not a buffer until it is taken; when the
 /// pool is empty CREATE makes its memfd itself, as before.
 public final class MemfdPool: Sendable {
-    public struct Prepared: Sendable {
-        public let fd: Int32
+    /// A memfd taken from the pool: its owner and the identity it is watched under.
+    public struct Prepared: ~Copyable {
+        public let fd: OwnedFD
         public let identity: FileIdentity
     }
+
+    /// The pooled memfds; every one still here is closed with the stack.
+    private struct Stack: ~Copyable {
+        private var fds: [(Int32, FileIdentity)] = []
+        var count: Int { fds.count }
+        /// Takes over `fd` (an OwnedFD given up with take()).
+        mutating func push(_ fd: Int32, _ identity: FileIdentity) { fds.append((fd, identity)) }
+        mutating func pop() -> Prepared? {
+            guard let (fd, identity) = fds.popLast() else { return nil }
+            return Prepared(fd: OwnedFD(fd), identity: identity)
+        }
+        mutating func closeAll() {
+            for (fd, _) in fds { _ = OwnedFD(fd) }
+            fds.removeAll()
+        }
+        deinit { for (fd, _) in fds { _ = OwnedFD(fd) } }
+    }
+
     private let lifetime: BufferLifetime
-    private let slots = Mutex([Prepared]())
+    private let slots = Mutex(Stack())
     /// How many to keep ready, and when to ask for more.
     public let capacity: Int
     let lowWater: Int
@@ -31,15 +50,18 @@ public final class MemfdPool: Sendable {
         self.lowWater = capacity / 4
     }
 
-    deinit { close() }
-
     public var count: Int { slots.withLock { $0.count } }
 
     func onLow(_ body: @escaping @Sendable () -> Void) { wake.withLock { $0 = body } }
 
     /// One ready memfd (unsized, unsealed, watched), or nil if none is ready.
     public func take() -> Prepared? {
-        let (p, left) = slots.withLock { s in (s.popLast(), s.count) }
+        var left = 0
+        let p = slots.withLock { s -> Prepared? in
+            let p = s.pop()
+            left = s.count
+            return p
+        }
         if left == lowWater { wake.withLock { $0 }?() }
         return p
     }
@@ -48,22 +70,17 @@ public final class MemfdPool: Sendable {
     /// those limits to be met (and reported) by CREATE itself.
     public func refill() {
         while count < capacity {
-            let fd = smaf_sys_memfd(smafBufferMemfdName)
-            guard fd >= 0 else { return }
-            guard let identity = try? lifetime.watch(fd: fd) else {
-                Glibc.close(fd)
-                return
-            }
-            slots.withLock { $0.append(Prepared(fd: fd, identity: identity)) }
+            let raw = smaf_sys_memfd(smafBufferMemfdName)
+            guard raw >= 0 else { return }
+            let fd = OwnedFD(raw)
+            guard let identity = try? lifetime.watch(fd: fd.raw) else { return }
+            let owned = fd.take()  // the stack owns it from here
+            slots.withLock { $0.push(owned, identity) }
         }
     }
 
     /// Closes every pooled memfd (at shutdown).
     public func close() {
-        let all = slots.withLock { s -> [Prepared] in
-            defer { s.removeAll() }
-            return s
-        }
-        for p in all { Glibc.close(p.fd) }
+        slots.withLock { $0.closeAll() }
     }
 }

@@ -19,5 +19,11 @@ public struct OwnedFD: ~Copyable, Sendable {
         return fd
     }
 
+    /// open(2) with O_CLOEXEC; nil (errno set) if it fails.
+    public static func open(_ path: String, _ flags: Int32) -> OwnedFD? {
+        let fd = Glibc.open(path, flags | O_CLOEXEC)
+        return fd >= 0 ? OwnedFD(fd) : nil
+    }
+
     deinit { close(raw) }
 }

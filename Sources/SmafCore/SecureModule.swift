@@ -25,9 +25,8 @@ public struct BufferAccess {
     let fd: Int32
     /// A new read-write handle on the caller's buffer (through /proc), which
     /// the caller of this method closes; nil if the fd cannot be reopened.
-    public func reopenReadWrite() -> Int32? {
-        let h = open("/proc/\(tid)/fd/\(fd)", O_RDWR | O_CLOEXEC)
-        return h >= 0 ? h : nil
+    public func reopenReadWrite() -> OwnedFD? {
+        OwnedFD.open("/proc/\(tid)/fd/\(fd)", O_RDWR)
     }
 }
 
@@ -77,8 +76,7 @@ public struct DenyCPUSecureModule: SecureModule {
     public init() {}
     public func willSecure(_ buffer: BufferAccess) -> SmafErrno? {
         guard let fd = buffer.reopenReadWrite() else { return .EINVAL }
-        defer { close(fd) }
-        if smaf_sys_add_seals(fd, SMAF_SEAL_WRITE) == 0 { return nil }
+        if smaf_sys_add_seals(fd.raw, SMAF_SEAL_WRITE) == 0 { return nil }
         return errno == EBUSY ? .EBUSY : .EINVAL
     }
     public func canEnforce(on buffers: AllocatorProperties) -> Bool { buffers.writeSealable }

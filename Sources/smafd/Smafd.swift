@@ -195,11 +195,7 @@ struct Smafd: ParsableCommand {
             if !notify.send("READY=1\nSTATUS=serving /dev/\(devname)\nMAINPID=\(getpid())") {
                 logger.warning("could not notify systemd at $NOTIFY_SOCKET")
             }
-            if let fd = readyPipe {
-                var ok: UInt8 = 1
-                _ = write(fd, &ok, 1)
-                close(fd)
-            }
+            readyPipe?.signal()
         }
         try server.makeSession()
         try server.attach(cuseFD: cuseFD)
@@ -313,28 +309,6 @@ struct Smafd: ParsableCommand {
         var stderrStream = StandardError()
         print("smafd: \(reason)", to: &stderrStream)
         throw ExitCode(1)
-    }
-
-    /// Forks; the parent exits 0 once the child reports the node exists, 1 if
-    /// the child dies first. Returns the child's end of the pipe.
-    private func detach() throws -> Int32 {
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw CUSEError("pipe: \(String(cString: strerror(errno)))") }
-        let pid = smaf_fork()
-        if pid < 0 { throw CUSEError("fork: \(String(cString: strerror(errno)))") }
-        if pid > 0 {
-            close(fds[1])
-            var byte: UInt8 = 0
-            var n: Int
-            repeat { n = read(fds[0], &byte, 1) } while n < 0 && errno == EINTR
-            Glibc.exit(n == 1 ? 0 : 1)
-        }
-        close(fds[0])
-        _ = setsid()
-        let devnull = open("/dev/null", O_RDWR)
-        if devnull >= 0 { dup2(devnull, 0); close(devnull) }
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        return fds[1]
     }
 }
 

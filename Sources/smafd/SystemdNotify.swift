@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 import SmafABI
+import SmafCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,9 +23,9 @@ struct SystemdNotify {
         var bytes = Array(path.utf8)
         if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract namespace
         guard bytes.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else { return false }
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
+        let raw = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard raw >= 0 else { return false }
+        let fd = OwnedFD(raw)
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &addr.sun_path) { raw in
@@ -34,7 +35,7 @@ struct SystemdNotify {
         let message = Array(state.utf8)
         let sent = withUnsafePointer(to: &addr) { ap in
             ap.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, len) }
+                message.withUnsafeBytes { sendto(fd.raw, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, len) }
             }
         }
         return sent == message.count

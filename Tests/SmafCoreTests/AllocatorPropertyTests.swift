@@ -135,7 +135,7 @@ final class AllocatorPluginTests: XCTestCase {
 
     func testSecretmemRefusesABufferBeyondTheRecipientsMemlockLimit() {
         let a = SecretmemAllocator(memlockLimit: { _ in 8192 })
-        XCTAssertThrowsError(try a.allocate(AllocationRequest(length: 16384, readWrite: true, recipient: 1))) { e in
+        XCTAssertThrowsError(try a.allocate(AllocationRequest(length: 16384, readWrite: true, recipient: 1)).take()) { e in
             XCTAssertEqual((e as? AllocationFailure)?.errno, .ENOMEM)
             XCTAssertTrue((e as? AllocationFailure)?.reason.contains("RLIMIT_MEMLOCK of 8192 bytes") == true)
         }

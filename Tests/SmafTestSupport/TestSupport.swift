@@ -62,7 +62,7 @@ public struct NamedAllocator: Allocator {
             dmabuf: true, contiguous: contiguous, lazy: false, maxSize: maxSize, readOnly: true, writeSealable: false,
             lifetime: .inode, addressBits: addressBits, alignment: alignment, backing: "test dma-buf"))
     }
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try MemfdAllocator().allocate(request) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD { try MemfdAllocator().allocate(request) }
 }
 
 public let caller = Caller(tid: 4242, uid: 1000, gid: 1000)

@@ -85,7 +85,7 @@ public protocol Allocator: Sendable {
     var properties: AllocatorProperties { get }
     /// A new file of exactly `request.length` bytes, zero-filled, owned by
     /// the caller.
-    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32
+    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD
     /// True if its buffers are plain sealed memfds, so a memfd prepared ahead
     /// of time (MemfdPool) can be sized and sealed instead of allocate().
     var usesPlainMemfd: Bool { get }
@@ -126,29 +126,18 @@ public struct AllocationFailure: Error, Sendable {
     }
 }
 
-/// Closes `fd` if `body` throws, so no allocator leaves a half-made buffer.
-@inline(__always)
-func closing(_ fd: Int32, onError body: () throws(AllocationFailure) -> Void) throws(AllocationFailure) -> Int32 {
-    do { try body() } catch {
-        close(fd)
-        throw error
-    }
-    return fd
-}
-
 /// An exporter's device node, opened once at start (before smafd drops its
 /// privileges) and kept for the daemon's life.
 public final class ExporterNode: Sendable {
     public let path: String
-    public let fd: Int32
+    private let owned: OwnedFD
+    public var fd: Int32 { owned.raw }
 
     /// nil (with errno set) if the node cannot be opened.
     public init?(path: String, flags: Int32 = O_RDWR) {
         let fd = open(path, flags | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         self.path = path
-        self.fd = fd
+        self.owned = OwnedFD(fd)
     }
-
-    deinit { close(fd) }
 }

@@ -15,7 +15,7 @@ public struct AllocatorAlias: Allocator {
         self.name = name
         self.target = target
     }
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try target.allocate(request) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD { try target.allocate(request) }
     public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }
 
@@ -29,6 +29,6 @@ public struct RerankedAllocator: Allocator {
         self.target = target
         self.ranking = ranking
     }
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try target.allocate(request) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD { try target.allocate(request) }
     public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }

@@ -142,9 +142,8 @@ public struct AllocatorDiscovery {
     /// nil if the allocator made (and released) one page-sized buffer.
     func probe(_ allocator: any Allocator) -> String? {
         do throws(AllocationFailure) {
-            let fd = try allocator.allocate(AllocationRequest(length: pageSize, readWrite: true, recipient: getpid()))
-            close(fd)
-            return nil
+            _ = try allocator.allocate(AllocationRequest(length: pageSize, readWrite: true, recipient: getpid()))
+            return nil  // the buffer closed as it went out of scope
         } catch {
             return "probe allocation failed: \(error.reason)"
         }

@@ -31,10 +31,10 @@ public struct DmaHeapAllocator: Allocator {
             backing: "dma-buf heap \(node.path) (\(contiguous ? "physically contiguous" : "scatter-gather"), pages committed at allocation)")
     }
 
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
         let fd = smaf_sys_heap_alloc(node.fd, request.length, request.readWrite ? 1 : 0)
         guard fd >= 0 else { throw .syscall("DMA_HEAP_IOCTL_ALLOC on \(node.path)") }
-        return fd
+        return OwnedFD(fd)
     }
 
     /// `smaf-heap-<heap>`, mapped to the allocator name alphabet.

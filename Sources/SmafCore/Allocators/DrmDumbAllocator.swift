@@ -36,10 +36,10 @@ public struct DrmDumbAllocator: Allocator {
                 + (vgem ? " (shmem, pages committed at the first mapping)" : ""))
     }
 
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
         let fd = smaf_sys_drm_dumb_dmabuf(node.fd, request.length, pageSize, request.readWrite ? 1 : 0)
         guard fd >= 0 else { throw .syscall("dumb buffer on \(node.path)") }
-        return fd
+        return OwnedFD(fd)
     }
 
     /// Opens a DRM node for dumb buffers and drops the DRM master role the

@@ -146,6 +146,6 @@ public struct KernelMappingAssessed: Allocator {
         self.target = target
         self.kernelMappings = kernelMappings
     }
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 { try target.allocate(request) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD { try target.allocate(request) }
     public var usesPlainMemfd: Bool { target.usesPlainMemfd }
 }

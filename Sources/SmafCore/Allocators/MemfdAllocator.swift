@@ -21,10 +21,12 @@ public struct MemfdAllocator: Allocator {
 
     public var usesPlainMemfd: Bool { true }
 
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
-        let fd = smaf_sys_memfd(smafBufferMemfdName)
-        guard fd >= 0 else { throw .syscall("memfd_create") }
-        return try closing(fd) { () throws(AllocationFailure) in try Self.sizeAndSeal(fd, length: request.length) }
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
+        let raw = smaf_sys_memfd(smafBufferMemfdName)
+        guard raw >= 0 else { throw .syscall("memfd_create") }
+        let fd = OwnedFD(raw)
+        try Self.sizeAndSeal(fd.raw, length: request.length)
+        return fd
     }
 
     /// Gives a fresh memfd its size and the seals that fix it.

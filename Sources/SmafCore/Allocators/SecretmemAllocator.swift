@@ -27,16 +27,16 @@ public struct SecretmemAllocator: Allocator {
         self.memlockLimit = memlockLimit
     }
 
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
         if let limit = memlockLimit(request.recipient), request.length > limit {
             throw AllocationFailure(.ENOMEM, "\(request.length) bytes exceed process \(request.recipient)'s "
                 + "RLIMIT_MEMLOCK of \(limit) bytes (secretmem pages are locked memory: touching them beyond it raises SIGBUS)")
         }
-        let fd = smaf_sys_memfd_secret()
-        guard fd >= 0 else { throw .syscall("memfd_secret") }
-        return try closing(fd) { () throws(AllocationFailure) in
-            guard ftruncate(fd, off_t(request.length)) == 0 else { throw .syscall("ftruncate") }
-        }
+        let raw = smaf_sys_memfd_secret()
+        guard raw >= 0 else { throw .syscall("memfd_secret") }
+        let fd = OwnedFD(raw)
+        guard ftruncate(fd.raw, off_t(request.length)) == 0 else { throw .syscall("ftruncate") }
+        return fd
     }
 
     /// "Max locked memory" (soft) from /proc/<pid>/limits, which any process

@@ -52,22 +52,23 @@ public struct UdmabufAllocator: Allocator {
         }
     }
 
-    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
-        let memfd: Int32
+    public func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
+        let raw: Int32
         var fileSize = request.length
         switch memory {
         case .shmem:
-            memfd = smaf_sys_memfd("smaf-udmabuf")
+            raw = smaf_sys_memfd("smaf-udmabuf")
         case .hugetlb(let page):
-            memfd = smaf_sys_memfd_hugetlb("smaf-udmabuf-hugetlb", UInt32(page.trailingZeroBitCount))
+            raw = smaf_sys_memfd_hugetlb("smaf-udmabuf-hugetlb", UInt32(page.trailingZeroBitCount))
             fileSize = (request.length + page - 1) / page * page  // hugetlbfs sizes are whole pages
         }
-        guard memfd >= 0 else { throw .syscall("memfd_create") }
-        defer { close(memfd) }  // the udmabuf keeps the pages; the memfd is not needed after
-        guard ftruncate(memfd, off_t(fileSize)) == 0 else { throw .syscall("ftruncate") }
+        guard raw >= 0 else { throw .syscall("memfd_create") }
+        // The udmabuf keeps the pages; the memfd closes when this returns.
+        let memfd = OwnedFD(raw)
+        guard ftruncate(memfd.raw, off_t(fileSize)) == 0 else { throw .syscall("ftruncate") }
         // udmabuf insists on F_SEAL_SHRINK (and refuses F_SEAL_WRITE).
-        guard smaf_sys_add_seals(memfd, SMAF_SEAL_SHRINK | SMAF_SEAL_GROW) == 0 else { throw .syscall("F_ADD_SEALS") }
-        let fd = smaf_sys_udmabuf_create(node.fd, memfd, request.length)
+        guard smaf_sys_add_seals(memfd.raw, SMAF_SEAL_SHRINK | SMAF_SEAL_GROW) == 0 else { throw .syscall("F_ADD_SEALS") }
+        let fd = smaf_sys_udmabuf_create(node.fd, memfd.raw, request.length)
         guard fd >= 0 else {
             let e = errno
             // hugetlb pages are taken when udmabuf pins them: an empty pool shows here.
@@ -76,7 +77,7 @@ public struct UdmabufAllocator: Allocator {
             }
             throw .syscall("UDMABUF_CREATE", e)
         }
-        return fd
+        return OwnedFD(fd)
     }
 
     /// udmabuf's size limit: /sys/module/udmabuf/parameters/size_limit_mb

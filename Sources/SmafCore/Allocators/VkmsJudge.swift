@@ -14,7 +14,7 @@ import CSmafSys
 /// allocators are judged.
 public final class VkmsJudge: KernelMappingJudge {
     public let name = "vkms"
-    let card: Int32
+    let card: OwnedFD
     /// The probe frame: 256x64 XRGB8888, 64 KiB, 16 pages (a page mapped at
     /// the wrong place shows in 15 of them).
     static let width: UInt32 = 256
@@ -28,22 +28,19 @@ public final class VkmsJudge: KernelMappingJudge {
         guard let path = drmCards(ofDevice: "vkms", sysDirectory: sysDirectory, devDirectory: devDirectory).first else { return nil }
         let fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        card = fd
+        card = OwnedFD(fd)
     }
-
-    deinit { close(card) }
 
     public func check(_ allocator: any Allocator) -> Result<Int, AllocationFailure> {
         let length = UInt64(Self.width * Self.height * 4)
-        let fd: Int32
+        let fd: OwnedFD
         do throws(AllocationFailure) {
             fd = try allocator.allocate(AllocationRequest(length: length, readWrite: true, recipient: getpid()))
         } catch {
             return .failure(error)
         }
-        defer { close(fd) }
         var why = [CChar](repeating: 0, count: 256)
-        let wrong = smaf_vkms_kmap_check(card, fd, Self.width, Self.height, &why, why.count)
+        let wrong = smaf_vkms_kmap_check(card.raw, fd.raw, Self.width, Self.height, &why, why.count)
         guard wrong >= 0 else {
             return .failure(AllocationFailure(.EINVAL, String(cString: why)))
         }

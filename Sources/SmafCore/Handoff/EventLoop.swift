@@ -113,7 +113,7 @@ public final class EventLoop: Sendable {
         var buf = [UInt8](repeating: 0, count: 64)
         var received: Int32 = -1
         let n = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(c.fd, $0.baseAddress, $0.count, &received, 1) }
-        if received >= 0 { close(received) }
+        if received >= 0 { _ = OwnedFD(received) }  // a client sent an fd: closed at once
         if n == HandoffProtocol.messageSize, let m = buf.withUnsafeBytes({ HandoffMessage(decoding: $0) }), m.isQuery {
             answer(HandoffQuery(kind: m.flags, uid: c.uid, pid: c.pid, argument: m.length), on: c)
         }

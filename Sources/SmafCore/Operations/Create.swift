@@ -74,11 +74,10 @@ extension SmafDevice {
         do throws(AllocationFailure) {
             if allocator.usesPlainMemfd, let p = pool?.take() {
                 prepared = p.identity
-                let owned = OwnedFD(p.fd)
-                try MemfdAllocator.sizeAndSeal(owned.raw, length: size)
-                buffer = owned
+                try MemfdAllocator.sizeAndSeal(p.fd.raw, length: size)
+                buffer = p.fd
             } else {
-                buffer = OwnedFD(try allocator.allocate(AllocationRequest(length: size, readWrite: readWrite, recipient: pid)))
+                buffer = try allocator.allocate(AllocationRequest(length: size, readWrite: readWrite, recipient: pid))
             }
         } catch {
             return .failure(refuse(error.errno, rc, "\(allocator.name) could not allocate \(size) bytes: \(error.reason)"))

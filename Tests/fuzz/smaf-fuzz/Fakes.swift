@@ -134,7 +134,7 @@ struct FakeDmabufAllocator: Allocator {
     let ranking: Int32 = 50
     let properties = AllocatorProperties(dmabuf: true, contiguous: false, lazy: false, maxSize: 65536, readOnly: false,
                                          writeSealable: false, lifetime: .lastClose, backing: "fuzz fake")
-    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> Int32 {
+    func allocate(_ request: AllocationRequest) throws(AllocationFailure) -> OwnedFD {
         throw AllocationFailure(.ENOMEM, "the fuzz target never delivers a buffer")
     }
 }
