@@ -46,9 +46,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
+        // libsmaf's handoff client (lib/smaf_handoff.c, linked through
+        // symlinks): the one implementation of the channel protocol, for
+        // C programs and for smafctl alike.
+        .target(name: "CSmafHandoff", dependencies: ["CSmafABI"], cSettings: [.define("_GNU_SOURCE")]),
         // Talking to a running smafd: typed ioctls and the handoff client.
         .target(
-            name: "SmafClient", dependencies: ["SmafABI", "CSmafSys"],
+            name: "SmafClient", dependencies: ["SmafABI", "CSmafSys", "CSmafHandoff"],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // smafctl check's v10 conformance check, over any node (smafctl's real
         // one, the tests' in-process smafd with injected deviations).
@@ -62,7 +66,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]),
-        // The in-process core benchmark (issue 5): ns and allocations per request.
+        // The in-process core benchmark: ns and allocations per request.
         .target(name: "CMallocCounter", path: "Sources/CMallocCounter"),
         .executableTarget(
             name: "smaf-core-bench",

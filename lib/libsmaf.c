@@ -2,7 +2,7 @@
 /*
  * libsmaf.c - the libsmaf API (libsmaf.h) over /dev/smaf.
  *
- * Return conventions are the original library's (spec §4.3), including its
+ * Return conventions are the original library's, including its
  * quirks: smaf_get_secure() reports errors as 0; smaf_create_buffer() leaves
  * *fd alone when the device is not open and sets it to -1 when CREATE fails.
  *

@@ -845,6 +845,150 @@ int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned long request, void 
 	return r;
 }
 
+/* ---- for tools that know the layout (smafctl) ---------------------------- */
+
+/* devfd's channel slot, connected; its lock held (release with
+ * tool_channel_done). *state: CONNECTED, NO_HANDOFF, or -1 with errno (then
+ * NULL is returned). */
+static struct channel *tool_channel(int devfd, int *state)
+{
+	struct stat st;
+	if (fstat(devfd, &st) != 0) {
+		*state = -1;
+		return NULL;
+	}
+	if (!S_ISCHR(st.st_mode)) {
+		*state = NO_HANDOFF;
+		return NULL;
+	}
+	pthread_once(&init_once, init_table);
+	struct channel *c = channel_get(st.st_rdev, 1);
+	if (!c) {
+		*state = -1;
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	*state = c->sock >= 0 && channel_usable(c) ? CONNECTED : (drop_socket(c), channel_connect(c, devfd));
+	if (*state != CONNECTED) {
+		int e = errno;
+		pthread_mutex_unlock(&c->lock);
+		channel_put(c);
+		errno = e;
+		return NULL;
+	}
+	return c;
+}
+
+static void tool_channel_done(struct channel *c)
+{
+	int e = errno;
+	pthread_mutex_unlock(&c->lock);
+	channel_put(c);
+	errno = e;
+}
+
+int smaf__handoff_connect(int devfd)
+{
+	int state;
+	struct channel *c = tool_channel(devfd, &state);
+	if (c)
+		tool_channel_done(c);
+	return state;
+}
+
+int smaf__handoff_ioctl_layout(int devfd, unsigned long request, void *arg, const struct smaf_handoff_layout *layout)
+{
+	struct buffer_request br = {
+		.nr = (unsigned int)request,
+		.fd_off = layout->fd_offset,
+		.fd_size = layout->fd_size,
+		.flags_off = layout->flags_offset,
+		.length_off = layout->length_offset,
+		.length_size = layout->length_size,
+	};
+	if ((br.fd_size != 4 && br.fd_size != 8) || (br.length_size != 4 && br.length_size != 8)) {
+		errno = EINVAL;
+		return -1;
+	}
+	int saved = errno;
+	int r = handoff_request(devfd, &br, arg);
+	if (r == 0)
+		errno = saved;
+	return r;
+}
+
+ssize_t smaf__handoff_query(int devfd, unsigned int kind, __u64 argument, void *answer, size_t capacity)
+{
+	int state;
+	struct channel *c = tool_channel(devfd, &state);
+	if (!c) {
+		if (state == NO_HANDOFF)
+			errno = ENOTTY;
+		return -1;
+	}
+	struct smaf_handoff_msg q = {
+		.magic = SMAF_HANDOFF_MAGIC, .protocol = SMAF_HANDOFF_PROTOCOL,
+		.token = SMAF_QUERY_TOKEN, .flags = kind, .length = argument,
+	};
+	ssize_t result = -1;
+	if (send(c->sock, &q, sizeof(q), MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
+		drop_socket(c);
+		tool_channel_done(c);
+		return -1;
+	}
+	struct deadline deadline = deadline_in(HANDOFF_TIMEOUT_MS);
+	for (;;) {
+		struct pollfd p = { .fd = c->sock, .events = POLLIN };
+		int n = poll(&p, 1, ms_until(&deadline));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ETIMEDOUT;
+			break;
+		}
+		/* The header, then the answer straight into the caller's buffer;
+		 * any fd (a stale CREATE's buffer) is closed. */
+		struct smaf_handoff_msg h;
+		union {
+			struct cmsghdr align;
+			char bytes[CMSG_SPACE(MAX_FDS_PER_MSG * sizeof(int))];
+		} control;
+		struct iovec iov[2] = { { &h, sizeof(h) }, { answer, capacity } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = control.bytes,
+				     .msg_controllen = sizeof(control.bytes) };
+		ssize_t got = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		for (struct cmsghdr *cm = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+		}
+		if (got <= 0) {
+			if (got == 0)
+				errno = ECONNRESET;
+			drop_socket(c);
+			break;
+		}
+		if ((size_t)got < sizeof(h) || h.magic != SMAF_HANDOFF_MAGIC || h.protocol != SMAF_HANDOFF_PROTOCOL ||
+		    h.token != SMAF_QUERY_TOKEN || h.flags != kind)
+			continue; /* not our answer */
+		if ((mh.msg_flags & MSG_TRUNC) || h.length != (__u64)(got - (ssize_t)sizeof(h))) {
+			errno = (mh.msg_flags & MSG_TRUNC) ? EMSGSIZE : EPROTO;
+			break;
+		}
+		result = got - (ssize_t)sizeof(h);
+		break;
+	}
+	tool_channel_done(c);
+	return result;
+}
+
 void smaf__handoff_disconnect(int devfd)
 {
 	int saved = errno;

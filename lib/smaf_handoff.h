@@ -98,4 +98,33 @@ SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl_node(int devfd, dev_t rdev, unsigned
  */
 SMAF_HANDOFF_EXPORT void smaf__handoff_disconnect(int devfd);
 
+/*
+ * For tools that speak to smafd itself (smafctl), beside libsmaf:
+ *
+ * smaf__handoff_connect: makes sure this process has a channel to the smafd
+ * serving devfd. 0: it has; 1: the node offers no handoff (a kernel driver,
+ * not a character device); -1 with errno.
+ *
+ * smaf__handoff_ioctl_layout: smaf__handoff_ioctl() for a request that hands
+ * over a buffer in a layout given here rather than found by its number (a
+ * 64-bit tool issuing an ILP32 generation's CREATE).
+ *
+ * smaf__handoff_query: asks smafd a query of kind (SMAF_QUERY_*, with its
+ * argument) on the channel and copies the answer (UTF-8 JSON) into answer.
+ * Returns its length (0: smafd does not know the kind), or -1 with errno
+ * (ENOTTY: the node offers no handoff; EMSGSIZE: capacity is too small;
+ * ETIMEDOUT).
+ */
+struct smaf_handoff_layout {
+	unsigned short fd_offset, fd_size;         /* fd: 4 (int) or 8 (__s64) */
+	unsigned short flags_offset;               /* __u32 */
+	unsigned short length_offset, length_size; /* 4 or 8 */
+};
+
+SMAF_HANDOFF_EXPORT int smaf__handoff_connect(int devfd);
+SMAF_HANDOFF_EXPORT int smaf__handoff_ioctl_layout(int devfd, unsigned long request, void *arg,
+						   const struct smaf_handoff_layout *layout);
+SMAF_HANDOFF_EXPORT ssize_t smaf__handoff_query(int devfd, unsigned int kind, __u64 argument, void *answer,
+						size_t capacity);
+
 #endif

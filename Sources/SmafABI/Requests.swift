@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/// The SMAF v10 ioctl ABI (spec §1-§2): request numbers, struct sizes and
+/// The SMAF v10 ioctl ABI: request numbers, struct sizes and
 /// field offsets. Tests check every number here against the C compiler's view
 /// of `smaf.h`, so this file and the header cannot drift apart silently.
 public enum SmafABI {
@@ -35,7 +35,7 @@ public enum SmafABI {
 }
 
 /// The four v10 requests. Anything else gets EINVAL like the v10 kernel's
-/// default branch (spec §2.2, B13), except the older generations' numbers
+/// default branch, except the older generations' numbers
 /// when `smafd --abi-generations` enables them (Generations/).
 public enum SmafRequest: UInt32, CaseIterable, Sendable {
     case create = 0xC080_5300

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// Decoding and encoding of the three v10 structs from and to raw bytes in
-/// host byte order (spec §1.2-§1.4). Decoders refuse any buffer that is not
+/// host byte order. Decoders refuse any buffer that is not
 /// exactly the struct's size: the input length is never trusted.
 public protocol SmafWireStruct: Sendable, Equatable {
     static var wireSize: Int { get }

@@ -172,7 +172,7 @@ private let cuseInitDone: @convention(c) (UnsafeMutableRawPointer?) -> Void = { 
     Unmanaged<CUSEServer>.fromOpaque(userdata).takeUnretainedValue().handleInitDone()
 }
 
-// Opening /dev/smaf creates no per-open state (spec §3.0).
+// Opening /dev/smaf creates no per-open state.
 private let cuseOpen: @convention(c) (fuse_req_t?, UnsafeMutablePointer<fuse_file_info>?) -> Void = { req, fi in
     fuse_reply_open(req, fi)
 }

@@ -6,7 +6,7 @@ import SmafABI
 import Glibc
 #endif
 
-/// The v10 conformance check (spec §1-§4). Every row compares what the node
+/// The v10 conformance check. Every row compares what the node
 /// did with what the spec says, so each can fail; nothing compares this
 /// tool's own constants with themselves.
 public struct V10Check {

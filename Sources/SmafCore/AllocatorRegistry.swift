@@ -2,7 +2,7 @@
 import SmafABI
 import Synchronization
 
-/// Why a registration was refused (spec §5 B3: names that could never be
+/// Why a registration was refused (names that could never be
 /// selected, and duplicates that would shadow each other, are refused).
 public enum AllocatorRegistrationError: Error, Equatable, CustomStringConvertible {
     case emptyName
@@ -21,8 +21,8 @@ public enum AllocatorRegistrationError: Error, Equatable, CustomStringConvertibl
     }
 }
 
-/// The ranked allocator list (spec §3.2): ranking descending, then name in
-/// byte order. One lock covers it (the original walked it unlocked, B11).
+/// The ranked allocator list: ranking descending, then name in
+/// byte order. One lock covers it (the original walked it unlocked).
 /// A secure module that can enforce its policy only on some allocators'
 /// buffers puts those first (`preferring`), so unnamed buffers get them.
 public final class AllocatorRegistry: Sendable {
@@ -86,14 +86,14 @@ public final class AllocatorRegistry: Sendable {
         return state.withLock { s in s.byName[key].map { s.ranked[$0] } }
     }
 
-    /// The allocator for an unnamed buffer (spec §3.8): with no devices the
+    /// The allocator for an unnamed buffer: with no devices the
     /// first in rank order, match() not consulted; otherwise the first whose
     /// buffers meet every device's constraints. Either way only allocators
     /// that can make this buffer at all (its size; read-only if SMAF_RDWR is
     /// not asked for) count. An allocator whose kernel mappings are wrong
     /// is passed over whenever one whose kernel mappings are correct would
     /// do: the buffer may yet reach a device that uses it through the
-    /// kernel. nil if none (the driver crashed on an empty list, B4).
+    /// kernel. nil if none (the driver crashed on an empty list).
     public func choose(for constraints: DeviceConstraints = DeviceConstraints(), length: UInt64 = 0,
                        readWrite: Bool = true) -> (any Allocator)? {
         state.withLock { s in

@@ -8,7 +8,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// How the end of a buffer shows in inotify (design §3, §6).
+/// How the end of a buffer shows in inotify.
 public enum BufferLifetimeKind: Sendable, Equatable {
     /// A memfd: one inode, possibly several open files (smafd's own, the
     /// read-only reopen). IN_DELETE_SELF, then IN_IGNORED, arrive when the
@@ -23,7 +23,7 @@ public enum BufferLifetimeKind: Sendable, Equatable {
 }
 
 /// Keeps the buffer table in step with the kernel's own reference counting
-/// (design §2): smafd holds no reference to a buffer after handing it over,
+///: smafd holds no reference to a buffer after handing it over,
 /// only an inotify watch on it, and drops the record when the watch reports
 /// the buffer gone (see BufferLifetimeKind).
 public final class BufferLifetime: Sendable {

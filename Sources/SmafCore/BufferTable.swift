@@ -15,7 +15,7 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What smafd remembers about one live buffer. The memory itself is never
-/// referenced from here (spec 3.1, design §2: lifetime is the kernel's).
+/// referenced from here (lifetime is the kernel's: docs/layout.md).
 public struct BufferRecord: Sendable {
     public var length: UInt64
     public var flags: UInt32
@@ -23,7 +23,7 @@ public struct BufferRecord: Sendable {
     public var ownerUID: UInt32
     public var secure: SecureContext?
     /// Made by a v2 CREATE and not bound yet: SELECT_BY_NAME may still pick
-    /// its allocator (spec §3.20).
+    /// its allocator.
     public var selectable = false
 
     public init(length: UInt64, flags: UInt32, allocator: String, ownerUID: UInt32, secure: SecureContext? = nil) {

@@ -7,14 +7,14 @@ import Glibc
 #endif
 
 /// A per-buffer context a secure module hands out when a buffer becomes
-/// secure (spec §3.16 `create_ctx`).
+/// secure.
 public final class SecureContext: Sendable {
     public let module: String
     init(module: String) { self.module = module }
 }
 
-/// The direction of an access, as the kernel's DMA API names it (spec B7:
-/// derived from PROT bits, R -> to device, W -> from device, RW -> both).
+/// The direction of an access, as the kernel's DMA API names it (the driver's
+/// rule: derived from PROT bits, R -> to device, W -> from device, RW -> both).
 public enum AccessDirection: Int32, Sendable {
     case bidirectional = 0, toDevice = 1, fromDevice = 2
 }
@@ -30,7 +30,7 @@ public struct BufferAccess {
     }
 }
 
-/// The single secure module of a daemon (spec §3.16). Its decisions on CPU
+/// The single secure module of a daemon. Its decisions on CPU
 /// access are what make mmap of a secure buffer succeed or fail.
 public protocol SecureModule: Sendable {
     var name: String { get }
@@ -49,7 +49,7 @@ public protocol SecureModule: Sendable {
     func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool
 }
 
-/// smaf-testsecure semantics (spec §3.17): "secure" is bookkeeping only and
+/// smaf-testsecure semantics: "secure" is bookkeeping only and
 /// every access, the CPU's included, is granted.
 public struct TestSecureModule: SecureModule {
     public let name = "testsecure"
@@ -62,7 +62,7 @@ public struct TestSecureModule: SecureModule {
     public func grantCPUAccess(_ context: SecureContext, direction: AccessDirection) -> Bool { true }
 }
 
-/// The OP-TEE-era behaviour (spec §3.19 without runtime device support):
+/// The OP-TEE-era behaviour (without runtime device support):
 /// CPU writes to a secure buffer are refused (the memfd write seal); reads stay allowed. A userspace daemon sees no
 /// mmap, so the kernel enforces it: securing adds the memfd write seal, after
 /// which writable shared mappings and write(2) fail with EPERM. The kernel

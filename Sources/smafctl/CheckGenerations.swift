@@ -27,7 +27,7 @@ struct GenerationCheck {
         if let first = creates.first {
             var probe = legacyCreateBytes(first, length: 4096, flags: SmafABI.flagRDWR)
             let e = client == nil ? dev.raw(first.number, &probe) : {
-                switch client!.createRaw(first.number, &probe, fdField: Self.fdField(first)) {
+                switch client!.createRaw(first, &probe) {
                 case .success(let fd): close(fd); return 0
                 case .failure(let err): return err.errno
                 }
@@ -66,7 +66,7 @@ struct GenerationCheck {
             if case .create(let c) = r.layout, c.name != nil {
                 check("\(r.name) unknown allocator 'deadbeef'", "EINVAL", unknown)
             }
-            // Pre-v8 structs carry no flag checks (spec §3.20); S64 keeps v8's.
+            // Pre-v8 structs carry no flag checks; S64 keeps v8's.
             if case .create(let c) = r.layout {
                 let version = c.version
                 let (fd, got) = create(r, flags: SmafABI.flagRDWR | 0o100)
@@ -151,7 +151,7 @@ struct GenerationCheck {
             let e = dev.raw(r.number, &b)
             return e == 0 ? (Int32(truncatingIfNeeded: b.withUnsafeBytes { $0.signedField(Self.fdField(r)) }), "success") : (-1, errnoName(e))
         }
-        switch client.createRaw(r.number, &b, fdField: Self.fdField(r)) {
+        switch client.createRaw(r, &b) {
         case .success(let fd): return (fd, "success")
         case .failure(let e): return (-1, errnoName(e.errno))
         }

@@ -182,7 +182,7 @@ final class ABILayoutTests: XCTestCase {
         XCTAssertEqual(RequestDescriptor.all.filter(\.isExtension).map(\.number), SmafExtensionRequest.allCases.map(\.rawValue))
     }
 
-    /// The legacy table against spec §2.2's numbers, written out.
+    /// The legacy table against the numbers docs/generations.md lists, written out.
     func testLegacyRequestTableMatchesTheSpec() {
         let spec: [UInt32: Int] = [
             0xC050_5300: 80, 0xC04C_5300: 76, 0xC010_5300: 16, 0xC00C_5300: 12, 0xC008_5301: 8, 0xC008_5302: 8,

@@ -43,7 +43,7 @@ extension HandoffTests {
             XCTAssertEqual(allocator(of: fd, d), c.expected, "length \(c.length) flags 0x\(String(c.flags, radix: 16))")
             close(fd)
         }
-        // Named: that allocator or nothing (spec §3.8), with EINVAL when it cannot.
+        // Named: that allocator or nothing, with EINVAL when it cannot.
         XCTAssertEqual(create(d, length: 131072, name: "smaf-dmabuf-test").failureErrno, .EINVAL, "beyond its max_size")
         XCTAssertEqual(create(d, flags: 0x80000, name: "smaf-dmabuf-test").failureErrno, .EINVAL, "read-only from a writable-only exporter")
         XCTAssertTrue(logs.contains("smaf-dmabuf-test makes buffers of at most 65536 bytes"))

@@ -5,7 +5,7 @@ import SmafCore
 import SmafTestSupport
 import XCTest
 
-/// The dispatcher, check by check, in the order of spec §3.3-§3.7.
+/// The dispatcher, check by check, in the driver's order (docs/differences.md).
 final class SmafDeviceTests: XCTestCase {
     var env: FakeEnvironment!
     var logs: CapturedLogs!

@@ -169,7 +169,7 @@ def seeds():
     s["legacy-numbers"] = header() + b"".join(
         op(LEGACY, create(), extra=bytes([i]), number=n) for i, n in enumerate(LEGACY_NUMBERS))
     # The same with --abi-generations all: translated onto the v10
-    # operations. Payloads laid out per generation (spec \u00a72.1).
+    # operations. Payloads laid out per generation (docs/generations.md).
     def legacy(n, payload):
         return op(LEGACY, payload, extra=bytes([LEGACY_NUMBERS.index(n)]), number=n)
     v3 = lambda length, flags, name=b"": struct.pack("<QI", length, flags) + name.ljust(64, b"\0") + struct.pack("<i", -7)

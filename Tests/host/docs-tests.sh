@@ -46,13 +46,18 @@ done
 lines=$(wc -l <README.md)
 if [ "$lines" -le 90 ]; then ok "README.md is at most 90 lines ($lines)"; else bad "README.md has $lines lines (at most 90)"; fi
 
-# Documents named in the tree (docs/X.md and the like) must be in it;
-# smaf-abi.md is the ABI specification, cited as "spec", which is not.
-dangling=$(git ls-files | grep -v '^Tests/fuzz/corpus/' | xargs grep -ohE '(^|[^$A-Za-z0-9_./-])([a-z-]+/)*[a-z][a-z-]*\.md\b' 2>/dev/null | sed -E 's/^[^a-z]//' | sort -u | grep -vx 'smaf-abi.md' |
+# Documents named in the tree (docs/X.md and the like) must be in it.
+dangling=$(git ls-files | grep -v '^Tests/fuzz/corpus/' | xargs grep -ohE '(^|[^$A-Za-z0-9_./-])([a-z-]+/)*[a-z][a-z-]*\.md\b' 2>/dev/null | sed -E 's/^[^a-z]//' | sort -u |
 	while read -r d; do
 		[ -e "$d" ] || [ -e "docs/$d" ] || [ -e "docs/${d#docs/}" ] || echo "$d"
 	done)
 if [ -z "$dangling" ]; then ok "every .md a file names exists"; else bad "files name documents that do not exist: $(echo $dangling)"; fi
+
+# Comments and docs cite what a reader of this tree can open: no sections
+# of a specification, design notes or issue numbers kept elsewhere.
+cited=$(git ls-files | grep -v '^Tests/fuzz/corpus/' | grep -v '^Tests/host/docs-tests.sh$' | grep -v '^debian/changelog$' |
+	xargs grep -nE 'spec §|design §|§ ?[0-9]|[Ii]ssue #?[0-9]+|spec smaf-abi|spec section|spec B[0-9]|, B[0-9]+\)' 2>/dev/null | head -5)
+if [ -z "$cited" ]; then ok "no file cites documents outside the tree (spec sections, design notes, issues)"; else bad "files cite documents outside the tree: $cited"; fi
 
 echo "docs-tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]

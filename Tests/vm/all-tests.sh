@@ -32,7 +32,7 @@ status=0
 # allocator's buffers, and smafd's kernel-mapping verdicts must agree.
 "$here/pixels-tests.sh" "$1" "$2" || status=1
 "$here/smafctl-tests.sh" "$1" "$(dirname "$1")/smafctl" "$2" || status=1
-# Issue 12: every SMAF ABI generation, 32-bit callers, callers in containers.
+# Every SMAF ABI generation, 32-bit callers, callers in containers.
 "$here/generations-tests.sh" "$1" "$2" || status=1
 build32=$(dirname "$2")/c32
 if [ -e "$build32/libsmaf.so.0" ]; then

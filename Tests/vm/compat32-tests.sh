@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
-# 32-bit (i386) callers on the 64-bit kernel (issue 12): their ioctls reach
+# 32-bit (i386) callers on the 64-bit kernel: their ioctls reach
 # smafd marked FUSE_IOCTL_COMPAT. With the i386 build of the C side
 # (scripts/build-c --m32 puts it in .build/c32): the v10 ABI test, libsmaf's
 # test cases, buffer-test's sharing and flags cases, and a raw CREATE

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
-# Callers in containers (issue 12): a process in its own pid, mount and
+# Callers in containers: a process in its own pid, mount and
 # network namespaces, with a private /run and /tmp, sees /dev/smaf but not
 # smafd's handoff socket under /run. libsmaf and the preload shim then get
 # their channel with SMAF_IOC_EXT_CONNECT (a socketpair end smafd takes with

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# VM tier: smafd's buffers as real dma-bufs (issue 10).  Runs inside the test
+# VM tier: smafd's buffers as real dma-bufs.  Runs inside the test
 # VM as root, booted by
 #   vm/smaf-vm --mem 2048 --modules vivid,vgem --module-param vivid.n_devs=2 \
 #     --module-param vivid.allocators=0,1 --append hugepages=16 -- ...

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * dmabuf_test: smafd's buffers as the importers see them (issue 10).  Run
+ * dmabuf_test: smafd's buffers as the importers see them.  Run
  * by Tests/vm/dmabuf-tests.sh in a VM with vivid (n_devs=2 allocators=0,1)
  * and vgem loaded; prints "ok"/"FAIL" lines and "dmabuf-test ...: N passed,
  * M failed"; exit status 1 on any failure.

@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		 (unsigned)SMAF_IOC_GET_INFO, sizeof(struct smaf_info), o.device);
 	vt_check(SMAF_IOC_CREATE == want_create && SMAF_IOC_GET_SECURE_FLAG == want_get && SMAF_IOC_SET_SECURE_FLAG == want_set &&
 			  sizeof(struct smaf_create_data) == want_c && sizeof(struct smaf_secure_flag) == want_s,
-		  "CREATE 0x%08X (%zu bytes), GET/SET 0x%08X/0x%08X (%zu), as spec section 2.2 gives for this ABI", want_create,
+		  "CREATE 0x%08X (%zu bytes), GET/SET 0x%08X/0x%08X (%zu), as docs/generations.md gives for this ABI", want_create,
 		  want_c, want_get, want_set, want_s);
 	int dev = gen_open(&o);
 	if (dev < 0)

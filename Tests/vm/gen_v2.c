@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0105300u : 0xC00C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 16u : 12u) &&
 			  SMAF_IOC_SELECT_BY_NAME == 0xC0445303u,
-		  "CREATE is 0x%08X (%zu bytes), SELECT_BY_NAME 0x%08X, as spec section 2.2 gives for this ABI",
+		  "CREATE is 0x%08X (%zu bytes), SELECT_BY_NAME 0x%08X, as docs/generations.md gives for this ABI",
 		  (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data), (unsigned)SMAF_IOC_SELECT_BY_NAME);
 	int dev = gen_open(&o);
 	if (dev < 0)

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 		 o.device);
 	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 80u : 76u),
-		  "CREATE is 0x%08X, %zu bytes, as spec section 2.2 gives for this ABI", (unsigned)SMAF_IOC_CREATE,
+		  "CREATE is 0x%08X, %zu bytes, as docs/generations.md gives for this ABI", (unsigned)SMAF_IOC_CREATE,
 		  sizeof(struct smaf_create_data));
 	int dev = gen_open(&o);
 	if (dev < 0)

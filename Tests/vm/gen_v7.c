@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	vt_check(SMAF_IOC_CREATE == (sizeof(long) == 8 ? 0xC0505300u : 0xC04C5300u) &&
 			  sizeof(struct smaf_create_data) == (sizeof(long) == 8 ? 80u : 76u) &&
 			  SMAF_IOC_GET_INFO == 0xC0485303u && sizeof(struct smaf_info) == 72,
-		  "CREATE is 0x%08X (%zu bytes), GET_INFO 0x%08X (%zu), as spec section 2.2 gives for this ABI",
+		  "CREATE is 0x%08X (%zu bytes), GET_INFO 0x%08X (%zu), as docs/generations.md gives for this ABI",
 		  (unsigned)SMAF_IOC_CREATE, sizeof(struct smaf_create_data), (unsigned)SMAF_IOC_GET_INFO,
 		  sizeof(struct smaf_info));
 	int dev = gen_open(&o);

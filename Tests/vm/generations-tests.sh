@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
-# The legacy SMAF ABI generations (issue 12, spec smaf-abi.md 2.1-2.2):
+# The legacy SMAF ABI generations:
 # one raw-ioctl program per generation, each written against that
 # generation's own header (Tests/vm/legacy/), run under the preload shim.
 #   1. smafd --abi-generations all: gen-v2, gen-v3, gen-v7 and gen-s64 create,

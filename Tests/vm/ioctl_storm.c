@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ioctl_storm: a seeded storm of random ioctl() calls on a live SMAF node
- * (issue 4, "Reliability and security"). Every reply must be a success or
+ *. Every reply must be a success or
  * one of the errnos smafd documents; the program counts replies by errno,
  * prints the table and exits 1 on anything else.
  *
@@ -10,7 +10,7 @@
  *     the clock and is printed, so any run can be repeated with --seed.
  *     --generations: what the daemon serves (smafd --abi-generations): v10
  *     (the default) means every legacy request must be EINVAL; all means
- *     they are served (issue 12).
+ *     they are served.
  *
  * What is sent (each call draws one kind):
  *   - 'S'-type numbers: every nr 0-255, every direction, sizes 0..16383,
@@ -34,7 +34,7 @@
  *     itself, this process's own buffers (libsmaf) and buffers received from
  *     another process over SCM_RIGHTS;
  *   - smafd's extension requests;
- *   - the legacy numbers of spec section 2.2 (v2, v3-v7, v7 GET_INFO, v2
+ *   - the legacy numbers of docs/generations.md (v2, v3-v7, v7 GET_INFO, v2
  *     SELECT_BY_NAME, S64; the LP64 and the ILP32 sizes) with random bytes,
  *     and with the layout of this program's ABI and plausible fields
  *     (lengths, flags with and without bits pre-v8 ignores, allocator names,
@@ -339,7 +339,7 @@ static const unsigned int legacy_numbers[] = {
 static int legacy_served;
 
 /*
- * The legacy layouts of this program's ABI (spec section 2.1), by offset:
+ * The legacy layouts of this program's ABI (docs/generations.md), by offset:
  * the structs are declared in Tests/vm/legacy/, whose names clash with
  * smaf.h. size_t is 8 bytes on LP64 and 4 on ILP32; S64's __s64 fd makes
  * its structs 8-aligned on x86_64 and 4-aligned on i386.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libsmaf_suite: the cases of libsmaf's own test program (spec §4.4, the
+ * libsmaf_suite: the cases of libsmaf's own test program (the
  * v8+ suite: 7d55a5f order, fc6a8b2 flag names), written for smaf-cuse and
  * using nothing but libsmaf.h and smaf.h. One line per case, then
  * "libsmaf-suite: N passed, M failed"; exit status 1 on any failure.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # VM tier: runs inside the test VM (root, /dev/cuse present, see vm/smaf-vm).
-# The random-ioctl storm (issue 4): starts smafd, sends it 80,000 seeded
+# The random-ioctl storm: starts smafd, sends it 80,000 seeded
 # random ioctl() calls (ioctl_storm.c: every 'S' nr, direction and size,
 # other types, the v10 requests with random and plausible structs, odd fds,
 # bad pointers, the legacy numbers of every generation, which a default
@@ -10,7 +10,7 @@
 # buffer-test's cases and a raw CREATE through the shim pass against it, no
 # buffer outlives the storm, smafctl's queries still work, and it stops
 # cleanly. Then a second storm of 20,000 calls against smafd
-# --abi-generations all (issue 12: the legacy requests served, with
+# --abi-generations all (the legacy requests served, with
 # well-formed structs too), after which the same daemon must pass the v7
 # program and libsmaf's test cases. Prints "ok"/"FAIL" lines and
 # "storm-tests: N passed, M failed".
@@ -21,7 +21,7 @@
 . "$(dirname "$0")/testlib.sh"
 setup storm-tests "$1" "$2" ioctl-storm smaf-abi-test libsmaf-suite raw-create gen-v7
 SMAFCTL=$(dirname "$SMAFD")/smafctl
-# 80,000 + 20,000: as long as the single 100,000-call storm before issue 12.
+# 80,000 + 20,000: as long as the single 100,000-call storm before the older generations were served.
 CALLS=${SMAF_STORM_CALLS:-80000}
 CALLS_ALL=${SMAF_STORM_CALLS_ALL:-20000}
 # smafd runs at its default log level: at debug it writes a line per refused

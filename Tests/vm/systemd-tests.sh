@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# VM tier: the README's install path under a real systemd (issue 22).
+# VM tier: the README's install path under a real systemd.
 # On the host:
 #   Tests/vm/systemd-tests.sh KERNEL [PACKAGES_DIR]
 # boots KERNEL (default|newest) twice with vm/smaf-vm --init systemd and

@@ -4,7 +4,7 @@
  * before v8 (v2, v3-v7) and of the local 64-bit-fd variant (S64), in the
  * NATIVE layout of the compiler: a 64-bit build sees the LP64 numbers, an
  * i386 (-m32) build the ILP32 ones, as programs built for those ABIs send
- * them. Layouts from the ABI spec, §2.1-2.2. Internal (the handoff code
+ * them (docs/generations.md). Internal (the handoff code
  * recognises the CREATE numbers, whose fd smafd hands over like v10's);
  * not installed. Every name is prefixed so that it cannot clash with smaf.h.
  */

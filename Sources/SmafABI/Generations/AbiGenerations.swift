@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/// The generations of the SMAF ioctl ABI smafd can serve on one node (spec
-/// §2.1). v10 (v8-v10, the merged-for-review uapi) is always served; the
+/// The generations of the SMAF ioctl ABI smafd can serve on one node
+/// (docs/generations.md). v10 (v8-v10, the merged-for-review uapi) is always served; the
 /// others are opt-in (`smafd --abi-generations`) because a v10 kernel
 /// refuses their request numbers with EINVAL, and smafd is faithful to it
 /// by default.
@@ -14,7 +14,7 @@ public struct AbiGenerations: OptionSet, Sendable, Hashable, CustomStringConvert
     public static let v3 = AbiGenerations(rawValue: 1 << 1)
     /// v7: v3's requests plus a 72-byte GET_INFO.
     public static let v7 = AbiGenerations(rawValue: 1 << 2)
-    /// v8-v10: the current ABI (spec §1).
+    /// v8-v10: the current ABI.
     public static let v10 = AbiGenerations(rawValue: 1 << 3)
     /// The local variant with a 64-bit fd field (libsmaf's register_fd branch).
     public static let s64 = AbiGenerations(rawValue: 1 << 4)

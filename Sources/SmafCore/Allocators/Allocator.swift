@@ -71,7 +71,7 @@ public struct AllocationRequest: Sendable {
     }
 }
 
-/// An allocator plug-in (spec §3.15): a name CREATE can ask for, a ranking
+/// An allocator plug-in: a name CREATE can ask for, a ranking
 /// that orders the list GET_INFO enumerates (index 0 = preferred), declared
 /// properties from which its match() over the devices that will use a
 /// buffer is answered (unmetConstraint), and the allocation itself.

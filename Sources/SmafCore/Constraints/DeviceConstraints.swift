@@ -76,7 +76,7 @@ public struct DeviceConstraints: Sendable, Equatable {
 
 extension Allocator {
     /// nil if this allocator's buffers of `length` bytes meet `constraints`
-    /// (match() of spec §3.15, answered from the declared properties);
+    /// (the driver's match(), answered from the declared properties);
     /// otherwise the first constraint they do not meet, for the log.
     public func unmetConstraint(_ c: DeviceConstraints, length: UInt64) -> String? {
         guard c.devices > 0 else { return nil }

@@ -76,7 +76,7 @@ nonisolated(unsafe) var stats = Stats()
 
 let allowedErrnos: Set<Int32> = [EINVAL, EFAULT, ENOTCONN, EBUSY, ENOMEM, ENOSPC, EAGAIN, EMFILE, EPERM, EBADF, ENODEV, E2BIG]
 
-/// The older generations' 14 request numbers (spec §2.2), in the order
+/// The older generations' 14 request numbers, in the order
 /// make-corpus.py indexes them (the test ABILayoutTests checks the table).
 let legacyNumbers: [UInt32] = [
     0xC050_5300, 0xC04C_5300, 0xC010_5300, 0xC00C_5300, 0xC008_5301, 0xC008_5302, 0xC048_5303,

@@ -6,7 +6,7 @@
  * with smaf.h and with each other, so nothing here names a SMAF struct: the
  * v10 requests these programs need (a buffer made the current way, the
  * secure flag read the current way) are spelled out as bytes at the v10
- * offsets (spec smaf-abi.md section 1).
+ * offsets (smaf.h).
  *
  * Every program takes the same options:
  *   --device PATH         the node (default $SMAF_DEVICE or /dev/smaf)

@@ -2,8 +2,8 @@
 /*
  * smaf_s64.h - the "S64" SMAF uapi: v8's structs with the fd widened to 64
  * bits, a local variant that was never posted (vingu-linaro/linux, used by
- * libsmaf-fork's register_fd branch, a0d0512), spec smaf-abi.md section 2.1
- * and B18, for the generation tests. Standalone: a program includes this
+ * libsmaf-fork's register_fd branch, a0d0512; docs/generations.md), for the
+ * generation tests. Standalone: a program includes this
  * instead of smaf.h. The __s64 fd makes the layout differ by ABI: on
  * x86_64 (and arm32) __s64 is 8-aligned, so the structs are padded to a
  * multiple of 8; on i386 it is 4-aligned inside structs.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smaf_v2.h - the SMAF uapi as v2 of the driver (2015-07-06) and libsmaf
- * 5e80982 saw it (spec smaf-abi.md section 2.1), for the generation tests.
+ * 5e80982 saw it (docs/generations.md), for the generation tests.
  * Standalone: a program includes this instead of smaf.h. Natural C layout,
  * so an i386 build (-m32) gets the ILP32 sizes and request numbers.
  *

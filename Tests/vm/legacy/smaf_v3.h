@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smaf_v3.h - the SMAF uapi of v3 to v6 of the driver (2015-07 to early
- * 2016; libsmaf 66f9904 to 8eb643b), spec smaf-abi.md section 2.1, for the
+ * 2016; libsmaf 66f9904 to 8eb643b; docs/generations.md), for the
  * generation tests. Standalone: a program includes this instead of smaf.h.
  * Natural C layout, so an i386 build (-m32) gets the ILP32 sizes.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * smaf_v7.h - the SMAF uapi of v7 of the driver (2016-05-09; libsmaf
- * 7d55a5f), spec smaf-abi.md section 2.1, for the generation tests.
+ * 7d55a5f; docs/generations.md), for the generation tests.
  * Standalone: a program includes this instead of smaf.h. Natural C layout,
  * so an i386 build (-m32) gets the ILP32 sizes.
  *

@@ -1,0 +1,1 @@
+../../lib/smaf_handoff.c
