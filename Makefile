@@ -3,6 +3,9 @@
 # Everything goes to .build/c/:
 #   libsmaf.so.0.1.0, libsmaf.so.0, libsmaf.so   the libsmaf API (lib/libsmaf.h)
 #   libsmaf-preload.so                           LD_PRELOAD shim for raw ioctl() users
+#   gst/libgstsmaf.so, gst/registry.bin          the GStreamer plugin "smaf" (gst/, docs/gstreamer.md)
+#                                                and a plugin registry that lists it, for the VM
+#                                                tier (a registry scan there takes minutes)
 #   one program per tools/*.c, examples/*.c and Tests/vm/*.c, named after the source file,
 #                                                underscores turned into dashes
 # A program whose source includes "libsmaf.h" is linked with -lsmaf and an
@@ -25,6 +28,9 @@
 # (soname links, libsmaf.pc) and the shim, into LIBDIR, by default the
 # multiarch directory $(PREFIX)/lib/i386-linux-gnu; headers, binaries and the
 # rest come from the 64-bit install. `make uninstall M32=1` removes those.
+# The GStreamer plugin (gst/) and the programs that use it are built when
+# pkg-config finds GStreamer's development files (scripts/install-deps
+# installs them), never with M32=1 (Debian has no i386 GStreamer -dev here).
 
 M32 ?=
 ifeq ($(M32),1)
@@ -57,7 +63,21 @@ LIBSMAF := $(OUT)/libsmaf.so.$(LIBSMAF_VERSION)
 LIBSMAF_LINKS := $(OUT)/libsmaf.so.0 $(OUT)/libsmaf.so
 PRELOAD := $(OUT)/libsmaf-preload.so
 
-PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c))
+# The GStreamer plugin: built natively when its -dev packages are there.
+GST_PKGS := gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 gstreamer-allocators-1.0
+WITH_GST ?= $(if $(ARCH_FLAGS),,$(shell pkg-config --exists $(GST_PKGS) && echo 1))
+GST_PLUGIN := $(OUT)/gst/libgstsmaf.so
+GST_REGISTRY_FILE := $(OUT)/gst/registry.bin
+GST_SRCS := gst/gstsmafallocator.c gst/gstsmafpool.c
+# The plugin finds libsmaf.so.0 one directory up in the build tree; the
+# package builds it without (libsmaf0 is on the linker's path).
+GST_RPATH ?= -Wl,-rpath,'$$ORIGIN/..'
+GST_CFLAGS = $(if $(WITH_GST),$(shell pkg-config --cflags $(GST_PKGS)))
+GST_LIBS = $(if $(WITH_GST),$(shell pkg-config --libs $(GST_PKGS)))
+# Programs that use the plugin's public header (gst/gstsmafallocator.h).
+GST_USER_SRCS := $(shell grep -l 'include[[:space:]]*["<]gstsmafallocator\.h[">]' Tests/vm/*.c 2>/dev/null)
+
+PROG_SRCS := $(filter-out $(if $(WITH_GST),,$(GST_USER_SRCS)),$(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c)))
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))
@@ -68,7 +88,8 @@ VKMS_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]smaf_vkm
 .PHONY: all clean install uninstall swift-products FORCE
 .DELETE_ON_ERROR:
 
-all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(if $(ARCH_FLAGS),,$(OUT)/cuse-baseline)
+all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(if $(ARCH_FLAGS),,$(OUT)/cuse-baseline) \
+	$(if $(WITH_GST),$(GST_PLUGIN) $(GST_REGISTRY_FILE))
 
 $(OBJ):
 	mkdir -p $@
@@ -103,10 +124,26 @@ $(PRELOAD): $(OBJ)/libsmaf-preload.o $(OBJ)/smaf_handoff.o
 # One rule per program: $(1) is its source.
 define program
 $(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf.so) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) | $(OBJ)
-	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $(if $(filter $(1),$(VKMS_USERS)),-ISources/CSmafSys/include) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
-		-o $$@ $(1) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) -pthread
+	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $(if $(filter $(1),$(VKMS_USERS)),-ISources/CSmafSys/include) $(if $(filter $(1),$(GST_USER_SRCS)),-Igst $$(GST_CFLAGS)) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
+		-o $$@ $(1) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) $(if $(filter $(1),$(GST_USER_SRCS)),$$(GST_LIBS)) -pthread
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call program,$(s))))
+
+# The GStreamer plugin, linked to libsmaf.
+$(GST_PLUGIN): $(GST_SRCS) gst/gstsmafallocator.h gst/gstsmafallocator-private.h $(OUT)/libsmaf.so VERSION | $(OBJ)
+	mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Igst $(GST_CFLAGS) $(LIB_CFLAGS) -DSMAF_VERSION='"$(LIBSMAF_VERSION)"' -shared \
+		-Wl,-soname,libgstsmaf.so -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $(GST_SRCS) \
+		-L$(OUT) -lsmaf $(GST_RPATH) $(GST_LIBS)
+
+# A registry listing the plugin with every installed one: what the VM tier
+# runs pipelines with (GST_REGISTRY=... GST_REGISTRY_UPDATE=no), as a scan
+# under the VM's emulated CPU takes minutes.
+$(GST_REGISTRY_FILE): $(GST_PLUGIN)
+	rm -f $@.tmp
+	GST_REGISTRY=$@.tmp GST_PLUGIN_PATH=$(abspath $(@D)) gst-inspect-1.0 smafpool >/dev/null
+	chmod 0644 $@.tmp
+	mv $@.tmp $@
 
 # The benchmark's floor: a minimal C CUSE server (libfuse3, like smafd).
 $(OUT)/cuse-baseline: bench/cuse_baseline.c | $(OBJ)
