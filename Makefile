@@ -16,7 +16,9 @@
 #   make clean       remove .build/c
 #   make install     install smafd, smafctl, libsmaf (soname links, headers,
 #                    libsmaf.pc), the preload shim, the udev rule, the systemd
-#                    unit, the man pages and the shell completions; honours
+#                    unit, the man pages and the shell completions, and (when
+#                    built) the GStreamer plugin with its header and
+#                    gstreamer-smaf-1.0.pc; honours GST_PLUGINDIR and
 #                    PREFIX, BINDIR, SBINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
 #                    MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, UDEVRULESDIR,
 #                    SYSTEMDUNITDIR and DESTDIR (docs/operations.md, "Installation")
@@ -201,6 +203,12 @@ man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 # bash one loses its "#!" line (bash-completion sources it, never runs it).
 COMPLETIONS := $(foreach p,smafd smafctl,$(BASHCOMPDIR)/$(p) $(ZSHCOMPDIR)/_$(p) $(FISHCOMPDIR)/$(p).fish)
 
+# The plugin goes where GStreamer looks (Debian: the multiarch gstreamer-1.0
+# directory), its header beside GStreamer's.
+GST_PLUGINDIR ?= $(LIBDIR)/gstreamer-1.0
+GST_INCLUDEDIR ?= $(INCLUDEDIR)/gstreamer-1.0/gst/smaf
+INSTALLED_GST := $(GST_PLUGINDIR)/libgstsmaf.so $(GST_INCLUDEDIR)/gstsmafallocator.h $(PKGCONFIGDIR)/gstreamer-smaf-1.0.pc
+
 # Every file and link install creates, and nothing else: uninstall removes these.
 INSTALLED_LIBS := $(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
 	$(LIBDIR)/libsmaf-preload.so $(PKGCONFIGDIR)/libsmaf.pc
@@ -210,7 +218,8 @@ INSTALLED := $(SBINDIR)/smafd $(BINDIR)/smafctl \
 	$(addprefix $(UDEVRULESDIR)/,$(notdir $(UDEV_RULES))) \
 	$(SYSTEMDUNITDIR)/smafd.service \
 	$(foreach m,$(MANPAGES),$(call man_path,$(m))) \
-	$(COMPLETIONS)
+	$(COMPLETIONS) \
+	$(if $(WITH_GST),$(INSTALLED_GST))
 ifeq ($(M32),1)
 INSTALLED := $(INSTALLED_LIBS)
 endif
@@ -226,6 +235,10 @@ $(OUT)/libsmaf.pc: lib/libsmaf.pc.in FORCE | $(OBJ)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
 		-e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
+
+$(OUT)/gstreamer-smaf-1.0.pc: gst/gstreamer-smaf-1.0.pc.in FORCE | $(OBJ)
+	sed -e '/^#/d' -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+		-e 's|@PLUGINDIR@|$(call pc_path,$(GST_PLUGINDIR))|g' -e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
 
 $(OUT)/smafd.service: systemd/smafd.service.in FORCE | $(OBJ)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
@@ -250,7 +263,8 @@ ifeq ($(DESTDIR),)
 	@$(refresh_ld)
 endif
 else
-install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
+install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service \
+	$(if $(WITH_GST),$(GST_PLUGIN) $(OUT)/gstreamer-smaf-1.0.pc)
 	@for f in $(SMAFD_BIN) $(SMAFCTL_BIN); do \
 		[ -f "$$f" ] && [ -x "$$f" ] || { echo "install: $$f is missing (build it, or give SMAFD_BIN=/SMAFCTL_BIN=)" >&2; exit 1; }; \
 	done
@@ -264,6 +278,12 @@ install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc
 	$(INSTALL) -m 0644 $(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(OUT)/smafd.service $(DESTDIR)$(SYSTEMDUNITDIR)/smafd.service
 	$(foreach m,$(MANPAGES),$(INSTALL) -m 0644 $(m) $(DESTDIR)$(call man_path,$(m)) &&) true
+ifneq ($(WITH_GST),)
+	$(INSTALL) -d $(DESTDIR)$(GST_PLUGINDIR) $(DESTDIR)$(GST_INCLUDEDIR)
+	$(INSTALL) -m 0644 $(GST_PLUGIN) $(DESTDIR)$(GST_PLUGINDIR)/libgstsmaf.so
+	$(INSTALL) -m 0644 gst/gstsmafallocator.h $(DESTDIR)$(GST_INCLUDEDIR)/gstsmafallocator.h
+	$(INSTALL) -m 0644 $(OUT)/gstreamer-smaf-1.0.pc $(DESTDIR)$(PKGCONFIGDIR)/gstreamer-smaf-1.0.pc
+endif
 	@set -e; for p in $(SMAFD_BIN) $(SMAFCTL_BIN); do n=$$(basename $$p); \
 		$$p --generate-completion-script bash >$(DESTDIR)$(BASHCOMPDIR)/$$n; \
 		sed -i '1{/^#!/d}' $(DESTDIR)$(BASHCOMPDIR)/$$n; \

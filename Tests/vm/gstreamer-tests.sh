@@ -19,6 +19,7 @@
 #    an allocator fits and otherwise fails at the state change, showing
 #    nothing; gstreamer-pixels-test compares the pixels vivid captured and
 #    vkms composed (writeback) in an allocator-made buffer.
+#    Without smafpool: the dma-contig camera into kmssink fails, mmap copies.
 # 4. output: videotestsrc ! smafpool ! v4l2sink io-mode=dmabuf-import.
 # 5. errors: no such device, not a device, unknown allocator, devices and
 #    allocator together, smafd not running: an error naming the problem at
@@ -118,8 +119,8 @@ after=$(status_field created_total)
 expect "100 frames through smafpool: smafd made $((after - before)) buffers, the pool's few, not one per frame (rc=$rc; $(frames reuse))" \
 	test "$rc" = 0 -a "$((after - before))" -le 6 -a "$(frames reuse)" = "100 frames in SMAF buffers, 0 in other memory"
 
-echo "# --- 2. display: videotestsrc ! smafpool devices=CARD ! kmssink driver-name=vkms"
-pipeline display videotestsrc num-buffers=30 ! "$CAPS" ! smafpool devices="$card" ! kmssink driver-name=vkms
+echo "# --- 2. display: videotestsrc ! smafpool devices=CARD ! kmssink driver-name=vkms force-modesetting=true"
+pipeline display videotestsrc num-buffers=30 ! "$CAPS" ! smafpool devices="$card" ! kmssink driver-name=vkms force-modesetting=true
 rc=$?
 expect "30 frames shown (rc=$rc; $(frames display))" test "$rc" = 0 -a "$(frames display)" = "30 frames in SMAF buffers, 0 in other memory"
 expect "kmssink imported the dma-bufs ($(count display 'setting KMS mem') x 'setting KMS mem')" test "$(count display 'setting KMS mem')" -ge 1
@@ -129,7 +130,7 @@ echo "# --- 3. camera to display: v4l2src io-mode=dmabuf-import ! smafpool devic
 for cam in "$cam0" "$cam1"; do
 	name=camdisp-${cam##*/}
 	a=$(fits "$cam" "$card")
-	pipeline "$name" v4l2src device="$cam" io-mode=dmabuf-import num-buffers=30 ! "$CAPS" ! smafpool devices="$cam,$card" ! kmssink driver-name=vkms
+	pipeline "$name" v4l2src device="$cam" io-mode=dmabuf-import num-buffers=30 ! "$CAPS" ! smafpool devices="$cam,$card" ! kmssink driver-name=vkms force-modesetting=true
 	rc=$?
 	if [ -n "$a" ]; then
 		expect "$cam to vkms (allocators that fit: $a): 30 frames (rc=$rc; $(frames "$name"))" \
@@ -143,6 +144,16 @@ for cam in "$cam0" "$cam1"; do
 		run_test "  ... and the allocator, asked directly, says so and makes no buffer" "$T" --refused "$cam" "$card"
 	fi
 done
+
+echo "# --- 3b. the same without smafpool: what it fixes"
+pipeline nopool v4l2src device="$cam1" io-mode=dmabuf-import num-buffers=10 ! "$CAPS" ! kmssink driver-name=vkms force-modesetting=true
+rc=$?
+expect "$cam1 io-mode=dmabuf-import straight into kmssink fails: it refuses kmssink's dumb buffers (rc=$rc)" \
+	test "$rc" != 0 -a "$rc" != 124 -a "$(grep -c 'ERROR: from element .*v4l2src' "$WORK/nopool.out")" -ge 1
+pipeline copying v4l2src device="$cam0" io-mode=mmap num-buffers=30 ! "$CAPS" ! kmssink driver-name=vkms force-modesetting=true
+rc=$?
+expect "$cam0 io-mode=mmap into kmssink works but copies frames ($(count copying 'frame copy') of 30 x 'frame copy', rc=$rc)" \
+	test "$rc" = 0 -a "$(count copying 'frame copy')" -ge 20
 
 echo "# --- 4. output: videotestsrc ! smafpool devices=OUT ! v4l2sink io-mode=dmabuf-import"
 pipeline output videotestsrc num-buffers=30 ! "$CAPS" ! smafpool devices="$out0" ! v4l2sink device="$out0" io-mode=dmabuf-import
