@@ -141,7 +141,8 @@ $(GST_PLUGIN): $(GST_SRCS) gst/gstsmafallocator.h gst/gstsmafallocator-private.h
 # A registry listing the plugin with every installed one: what the VM tier
 # runs pipelines with (GST_REGISTRY=... GST_REGISTRY_UPDATE=no), as a scan
 # under the VM's emulated CPU takes minutes.
-$(GST_REGISTRY_FILE): $(GST_PLUGIN)
+# Remade when a plugin is installed or removed (the directory changes).
+$(GST_REGISTRY_FILE): $(GST_PLUGIN) $(wildcard $(shell pkg-config --variable=pluginsdir gstreamer-1.0 2>/dev/null))
 	rm -f $@.tmp
 	GST_REGISTRY=$@.tmp GST_PLUGIN_PATH=$(abspath $(@D)) gst-inspect-1.0 smafpool >/dev/null
 	chmod 0644 $@.tmp
