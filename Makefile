@@ -3,6 +3,9 @@
 # Everything goes to .build/c/:
 #   libsmaf.so.0.1.0, libsmaf.so.0, libsmaf.so   the libsmaf API (lib/libsmaf.h)
 #   libsmaf-preload.so                           LD_PRELOAD shim for raw ioctl() users
+#   gst/libgstsmaf.so, gst/registry.bin          the GStreamer plugin "smaf" (gst/, docs/gstreamer.md)
+#                                                and a plugin registry that lists it, for the VM
+#                                                tier (a registry scan there takes minutes)
 #   one program per tools/*.c, examples/*.c and Tests/vm/*.c, named after the source file,
 #                                                underscores turned into dashes
 # A program whose source includes "libsmaf.h" is linked with -lsmaf and an
@@ -13,7 +16,9 @@
 #   make clean       remove .build/c
 #   make install     install smafd, smafctl, libsmaf (soname links, headers,
 #                    libsmaf.pc), the preload shim, the udev rule, the systemd
-#                    unit, the man pages and the shell completions; honours
+#                    unit, the man pages and the shell completions, and (when
+#                    built) the GStreamer plugin with its header and
+#                    gstreamer-smaf-1.0.pc; honours GST_PLUGINDIR and
 #                    PREFIX, BINDIR, SBINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR,
 #                    MANDIR, BASHCOMPDIR, ZSHCOMPDIR, FISHCOMPDIR, UDEVRULESDIR,
 #                    SYSTEMDUNITDIR and DESTDIR (docs/operations.md, "Installation")
@@ -25,6 +30,9 @@
 # (soname links, libsmaf.pc) and the shim, into LIBDIR, by default the
 # multiarch directory $(PREFIX)/lib/i386-linux-gnu; headers, binaries and the
 # rest come from the 64-bit install. `make uninstall M32=1` removes those.
+# The GStreamer plugin (gst/) and the programs that use it are built when
+# pkg-config finds GStreamer's development files (scripts/install-deps
+# installs them), never with M32=1 (Debian has no i386 GStreamer -dev here).
 
 M32 ?=
 ifeq ($(M32),1)
@@ -57,7 +65,21 @@ LIBSMAF := $(OUT)/libsmaf.so.$(LIBSMAF_VERSION)
 LIBSMAF_LINKS := $(OUT)/libsmaf.so.0 $(OUT)/libsmaf.so
 PRELOAD := $(OUT)/libsmaf-preload.so
 
-PROG_SRCS := $(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c))
+# The GStreamer plugin: built natively when its -dev packages are there.
+GST_PKGS := gstreamer-1.0 gstreamer-base-1.0 gstreamer-video-1.0 gstreamer-allocators-1.0
+WITH_GST ?= $(if $(ARCH_FLAGS),,$(shell pkg-config --exists $(GST_PKGS) && echo 1))
+GST_PLUGIN := $(OUT)/gst/libgstsmaf.so
+GST_REGISTRY_FILE := $(OUT)/gst/registry.bin
+GST_SRCS := gst/gstsmafallocator.c gst/gstsmafpool.c
+# The plugin finds libsmaf.so.0 one directory up in the build tree; the
+# package builds it without (libsmaf0 is on the linker's path).
+GST_RPATH ?= -Wl,-rpath,'$$ORIGIN/..'
+GST_CFLAGS = $(if $(WITH_GST),$(shell pkg-config --cflags $(GST_PKGS)))
+GST_LIBS = $(if $(WITH_GST),$(shell pkg-config --libs $(GST_PKGS)))
+# Programs that use the plugin's public header (gst/gstsmafallocator.h).
+GST_USER_SRCS := $(shell grep -l 'include[[:space:]]*["<]gstsmafallocator\.h[">]' Tests/vm/*.c 2>/dev/null)
+
+PROG_SRCS := $(filter-out $(if $(WITH_GST),,$(GST_USER_SRCS)),$(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c)))
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))
@@ -68,7 +90,8 @@ VKMS_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]smaf_vkm
 .PHONY: all clean install uninstall swift-products FORCE
 .DELETE_ON_ERROR:
 
-all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(if $(ARCH_FLAGS),,$(OUT)/cuse-baseline)
+all: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) $(PROGS) $(if $(ARCH_FLAGS),,$(OUT)/cuse-baseline) \
+	$(if $(WITH_GST),$(GST_PLUGIN) $(GST_REGISTRY_FILE))
 
 $(OBJ):
 	mkdir -p $@
@@ -103,10 +126,27 @@ $(PRELOAD): $(OBJ)/libsmaf-preload.o $(OBJ)/smaf_handoff.o
 # One rule per program: $(1) is its source.
 define program
 $(call prog_name,$(1)): $(1) $(if $(filter $(1),$(LIBSMAF_USERS)),$(OUT)/libsmaf.so) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) | $(OBJ)
-	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $(if $(filter $(1),$(VKMS_USERS)),-ISources/CSmafSys/include) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
-		-o $$@ $(1) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) -pthread
+	$$(CC) $$(ARCH_FLAGS) $$(CPPFLAGS) $(if $(filter $(1),$(VKMS_USERS)),-ISources/CSmafSys/include) $(if $(filter $(1),$(GST_USER_SRCS)),-Igst $$(GST_CFLAGS)) $$(CFLAGS) -MMD -MP -MF $(OBJ)/prog-$(basename $(notdir $(1))).d -MT $$@ \
+		-o $$@ $(1) $(if $(filter $(1),$(VKMS_USERS)),$(VKMS_SRC)) $(if $(filter $(1),$(LIBSMAF_USERS)),$$(LIBSMAF_LDFLAGS)) $(if $(filter $(1),$(GST_USER_SRCS)),$$(GST_LIBS)) -pthread
 endef
 $(foreach s,$(PROG_SRCS),$(eval $(call program,$(s))))
+
+# The GStreamer plugin, linked to libsmaf.
+$(GST_PLUGIN): $(GST_SRCS) gst/gstsmafallocator.h gst/gstsmafallocator-private.h $(OUT)/libsmaf.so VERSION | $(OBJ)
+	mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Igst $(GST_CFLAGS) $(LIB_CFLAGS) -DSMAF_VERSION='"$(LIBSMAF_VERSION)"' -shared \
+		-Wl,-soname,libgstsmaf.so -Wl,-z,defs $(LIB_EXTRA_LDFLAGS) -o $@ $(GST_SRCS) \
+		-L$(OUT) -lsmaf $(GST_RPATH) $(GST_LIBS)
+
+# A registry listing the plugin with every installed one: what the VM tier
+# runs pipelines with (GST_REGISTRY=... GST_REGISTRY_UPDATE=no), as a scan
+# under the VM's emulated CPU takes minutes.
+# Remade when a plugin is installed or removed (the directory changes).
+$(GST_REGISTRY_FILE): $(GST_PLUGIN) $(wildcard $(shell pkg-config --variable=pluginsdir gstreamer-1.0 2>/dev/null))
+	rm -f $@.tmp
+	GST_REGISTRY=$@.tmp GST_PLUGIN_PATH=$(abspath $(@D)) gst-inspect-1.0 smafpool >/dev/null
+	chmod 0644 $@.tmp
+	mv $@.tmp $@
 
 # The benchmark's floor: a minimal C CUSE server (libfuse3, like smafd).
 $(OUT)/cuse-baseline: bench/cuse_baseline.c | $(OBJ)
@@ -164,6 +204,12 @@ man_path = $(MANDIR)/man$(subst .,,$(suffix $(1)))/$(notdir $(1))
 # bash one loses its "#!" line (bash-completion sources it, never runs it).
 COMPLETIONS := $(foreach p,smafd smafctl,$(BASHCOMPDIR)/$(p) $(ZSHCOMPDIR)/_$(p) $(FISHCOMPDIR)/$(p).fish)
 
+# The plugin goes where GStreamer looks (Debian: the multiarch gstreamer-1.0
+# directory), its header beside GStreamer's.
+GST_PLUGINDIR ?= $(LIBDIR)/gstreamer-1.0
+GST_INCLUDEDIR ?= $(INCLUDEDIR)/gstreamer-1.0/gst/smaf
+INSTALLED_GST := $(GST_PLUGINDIR)/libgstsmaf.so $(GST_INCLUDEDIR)/gstsmafallocator.h $(PKGCONFIGDIR)/gstreamer-smaf-1.0.pc
+
 # Every file and link install creates, and nothing else: uninstall removes these.
 INSTALLED_LIBS := $(LIBDIR)/libsmaf.so.$(LIBSMAF_VERSION) $(LIBDIR)/$(LIBSMAF_SONAME) $(LIBDIR)/libsmaf.so \
 	$(LIBDIR)/libsmaf-preload.so $(PKGCONFIGDIR)/libsmaf.pc
@@ -173,7 +219,8 @@ INSTALLED := $(SBINDIR)/smafd $(BINDIR)/smafctl \
 	$(addprefix $(UDEVRULESDIR)/,$(notdir $(UDEV_RULES))) \
 	$(SYSTEMDUNITDIR)/smafd.service \
 	$(foreach m,$(MANPAGES),$(call man_path,$(m))) \
-	$(COMPLETIONS)
+	$(COMPLETIONS) \
+	$(if $(WITH_GST),$(INSTALLED_GST))
 ifeq ($(M32),1)
 INSTALLED := $(INSTALLED_LIBS)
 endif
@@ -189,6 +236,10 @@ $(OUT)/libsmaf.pc: lib/libsmaf.pc.in FORCE | $(OBJ)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
 		-e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
 		-e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
+
+$(OUT)/gstreamer-smaf-1.0.pc: gst/gstreamer-smaf-1.0.pc.in FORCE | $(OBJ)
+	sed -e '/^#/d' -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+		-e 's|@PLUGINDIR@|$(call pc_path,$(GST_PLUGINDIR))|g' -e 's|@VERSION@|$(LIBSMAF_VERSION)|g' $< >$@
 
 $(OUT)/smafd.service: systemd/smafd.service.in FORCE | $(OBJ)
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' $< >$@
@@ -213,7 +264,8 @@ ifeq ($(DESTDIR),)
 	@$(refresh_ld)
 endif
 else
-install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service
+install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc $(OUT)/smafd.service \
+	$(if $(WITH_GST),$(GST_PLUGIN) $(OUT)/gstreamer-smaf-1.0.pc)
 	@for f in $(SMAFD_BIN) $(SMAFCTL_BIN); do \
 		[ -f "$$f" ] && [ -x "$$f" ] || { echo "install: $$f is missing (build it, or give SMAFD_BIN=/SMAFCTL_BIN=)" >&2; exit 1; }; \
 	done
@@ -227,6 +279,12 @@ install: $(LIBSMAF) $(LIBSMAF_LINKS) $(PRELOAD) swift-products $(OUT)/libsmaf.pc
 	$(INSTALL) -m 0644 $(UDEV_RULES) $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(OUT)/smafd.service $(DESTDIR)$(SYSTEMDUNITDIR)/smafd.service
 	$(foreach m,$(MANPAGES),$(INSTALL) -m 0644 $(m) $(DESTDIR)$(call man_path,$(m)) &&) true
+ifneq ($(WITH_GST),)
+	$(INSTALL) -d $(DESTDIR)$(GST_PLUGINDIR) $(DESTDIR)$(GST_INCLUDEDIR)
+	$(INSTALL) -m 0644 $(GST_PLUGIN) $(DESTDIR)$(GST_PLUGINDIR)/libgstsmaf.so
+	$(INSTALL) -m 0644 gst/gstsmafallocator.h $(DESTDIR)$(GST_INCLUDEDIR)/gstsmafallocator.h
+	$(INSTALL) -m 0644 $(OUT)/gstreamer-smaf-1.0.pc $(DESTDIR)$(PKGCONFIGDIR)/gstreamer-smaf-1.0.pc
+endif
 	@set -e; for p in $(SMAFD_BIN) $(SMAFCTL_BIN); do n=$$(basename $$p); \
 		$$p --generate-completion-script bash >$(DESTDIR)$(BASHCOMPDIR)/$$n; \
 		sed -i '1{/^#!/d}' $(DESTDIR)$(BASHCOMPDIR)/$$n; \

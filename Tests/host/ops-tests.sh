@@ -44,11 +44,14 @@ cat >"$WORK/expected" <<EOF
 f 644 ./etc/systemd/system/smafd.service
 f 644 ./etc/udev/rules.d/70-smaf.rules
 f 644 ./etc/udev/rules.d/75-smaf-constraints.rules
+f 644 ./usr/local/include/gstreamer-1.0/gst/smaf/gstsmafallocator.h
 f 644 ./usr/local/include/libsmaf.h
 f 644 ./usr/local/include/smaf.h
 f 644 ./usr/local/include/smaf_ext.h
 f 644 ./usr/local/lib/libsmaf-preload.so
 f 644 ./usr/local/lib/libsmaf.so.$VERSION
+f 644 ./usr/local/lib/gstreamer-1.0/libgstsmaf.so
+f 644 ./usr/local/lib/pkgconfig/gstreamer-smaf-1.0.pc
 f 644 ./usr/local/lib/pkgconfig/libsmaf.pc
 f 644 ./usr/local/share/bash-completion/completions/smafctl
 f 644 ./usr/local/share/bash-completion/completions/smafd
@@ -74,7 +77,7 @@ else
 	diff -u "$WORK/expected" "$WORK/actual" | tail -n +3 | show
 fi
 expect "no directory but the expected ones is created" \
-	test "$(cd "$D" && find . -type d | sort | tr '\n' ' ')" = ". ./etc ./etc/systemd ./etc/systemd/system ./etc/udev ./etc/udev/rules.d ./usr ./usr/local ./usr/local/bin ./usr/local/include ./usr/local/lib ./usr/local/lib/pkgconfig ./usr/local/share ./usr/local/share/bash-completion ./usr/local/share/bash-completion/completions ./usr/local/share/fish ./usr/local/share/fish/vendor_completions.d ./usr/local/share/man ./usr/local/share/man/man1 ./usr/local/share/man/man3 ./usr/local/share/man/man4 ./usr/local/share/man/man8 ./usr/local/share/zsh ./usr/local/share/zsh/site-functions "
+	test "$(cd "$D" && find . -type d | sort | tr '\n' ' ')" = ". ./etc ./etc/systemd ./etc/systemd/system ./etc/udev ./etc/udev/rules.d ./usr ./usr/local ./usr/local/bin ./usr/local/include ./usr/local/include/gstreamer-1.0 ./usr/local/include/gstreamer-1.0/gst ./usr/local/include/gstreamer-1.0/gst/smaf ./usr/local/lib ./usr/local/lib/gstreamer-1.0 ./usr/local/lib/pkgconfig ./usr/local/share ./usr/local/share/bash-completion ./usr/local/share/bash-completion/completions ./usr/local/share/fish ./usr/local/share/fish/vendor_completions.d ./usr/local/share/man ./usr/local/share/man/man1 ./usr/local/share/man/man3 ./usr/local/share/man/man4 ./usr/local/share/man/man8 ./usr/local/share/zsh ./usr/local/share/zsh/site-functions "
 
 L=$D/usr/local/lib
 soname() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'; }

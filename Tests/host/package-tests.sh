@@ -4,7 +4,8 @@
 # that scripts/test runs around the VM tier (the VM sees the host's root as
 # it was when it booted, so the packages must be installed before it starts):
 #
-#   build    scripts/package builds smafd, libsmaf0 and libsmaf-dev; lintian
+#   build    scripts/package builds smafd, libsmaf0, libsmaf-dev and
+#            gstreamer1.0-smaf; lintian
 #            reports no error, and exactly the warnings docs/packaging.md
 #            lists; the version in VERSION, debian/changelog and the Swift
 #            source agree; every man page passes mandoc -T lint, groff -ww and
@@ -16,8 +17,12 @@
 #            path into the toolchain), the group, the unit (installed
 #            disabled), man pages and completions where man, bash-completion
 #            and zsh find them, smafd --help against smafd(8) and smafctl's
-#            commands and options against smafctl(1), pkg-config, and the
-#            README's C example built against the installed libsmaf-dev.
+#            commands and options against smafctl(1), pkg-config, the
+#            README's C example built against the installed libsmaf-dev, and
+#            the GStreamer plugin: where GStreamer looks, depending on
+#            libsmaf0, found by gst-inspect-1.0 smafpool (whose registry is
+#            kept for Tests/vm/package-tests.sh), docs/gstreamer.md's example
+#            built with pkg-config.
 #   purge    dpkg --purge: no file under /usr, /etc or /var and no group or
 #            user is left that was not there before "install".
 #
@@ -34,7 +39,8 @@ STATE=$ROOT/.build/package-tests     # what "install" records for "purge"
 PKGDIR=$ROOT/.build/packages
 VERSION=$(cat VERSION)
 TEST_USER=${PKG_TEST_USER:-smaf-pkgtest}   # the user the README's usermod step adds (scripts/test sets it)
-PACKAGES=(libsmaf-dev libsmaf0 smafd)
+PACKAGES=(gstreamer1.0-smaf libsmaf-dev libsmaf0 smafd)
+BUILT=(smafd libsmaf0 libsmaf-dev gstreamer1.0-smaf)
 # Which run installed the packages: purge removes only its own install
 # (scripts/test sets one id for its install and purge phases).
 RUN=${SMAF_PACKAGE_TEST_RUN:-by-hand}
@@ -82,10 +88,10 @@ phase_build() {
 	tail -n 5 "$WORK/package.log" | show
 	expect "scripts/package builds the packages and lintian reports no error (rc=$rc)" test "$rc" = 0
 	[ "$rc" = 0 ] || { tail -n 60 "$WORK/package.log" | show; return; }
-	for p in smafd libsmaf0 libsmaf-dev; do
+	for p in "${BUILT[@]}"; do
 		expect "  ... ${p}_${VERSION}_amd64.deb is there" test -f "$PKGDIR/${p}_${VERSION}_amd64.deb"
 	done
-	expect_eq "  ... and nothing else (.deb files)" 3 "$(find "$PKGDIR" -name '*.deb' | wc -l)"
+	expect_eq "  ... and nothing else (.deb files)" "${#BUILT[@]}" "$(find "$PKGDIR" -name '*.deb' | wc -l)"
 	local lint=$PKGDIR/lintian.txt
 	expect "lintian's report has no E: line" bash -c "! grep -q '^E: ' '$lint'"
 	grep '^W: ' "$lint" | sed -E 's/^W: ([^:]+): ([^ ]+).*/\1 \2/' | sort -u >"$WORK/warnings"
@@ -101,7 +107,7 @@ phase_build() {
 	expect_eq "debian/changelog's version is VERSION" "$VERSION" "$(dpkg-parsechangelog -S Version)"
 	expect_eq "SmafVersion.string in the Swift source is VERSION" "$VERSION" \
 		"$(sed -n 's/.*public static let string = "\(.*\)".*/\1/p' Sources/SmafABI/Version.swift)"
-	for p in smafd libsmaf0 libsmaf-dev; do
+	for p in "${BUILT[@]}"; do
 		expect_eq "package $p has version VERSION" "$VERSION" "$(dpkg-deb -f "$PKGDIR/${p}_${VERSION}_amd64.deb" Version)"
 	done
 
@@ -153,17 +159,17 @@ phase_install() {
 	local had_group=0
 	getent group smaf >/dev/null && had_group=1
 
-	local debs=("$PKGDIR/smafd_${VERSION}_amd64.deb" "$PKGDIR/libsmaf0_${VERSION}_amd64.deb" "$PKGDIR/libsmaf-dev_${VERSION}_amd64.deb")
+	local debs=() p
+	for p in "${BUILT[@]}"; do debs+=("$PKGDIR/${p}_${VERSION}_amd64.deb"); done
 	# What "apt install ./...deb" would do (it also fetches missing dependencies).
 	apt-get install -s "${debs[@]}" >"$WORK/apt.log" 2>&1
 	local rc=$?
-	expect "apt-get install -s of the three files resolves (rc=$rc)" \
-		bash -c "[ $rc = 0 ] && [ \$(grep -cE '^Inst (smafd|libsmaf0|libsmaf-dev)[ :]' '$WORK/apt.log') = 3 ]"
+	expect "apt-get install -s of the ${#BUILT[@]} files resolves (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && [ \$(grep -cE '^Inst (smafd|libsmaf0|libsmaf-dev|gstreamer1.0-smaf)[ :]' '$WORK/apt.log') = ${#BUILT[@]} ]"
 	[ "$rc" = 0 ] || show "$WORK/apt.log"
-	dpkg -i "$PKGDIR/smafd_${VERSION}_amd64.deb" "$PKGDIR/libsmaf0_${VERSION}_amd64.deb" \
-		"$PKGDIR/libsmaf-dev_${VERSION}_amd64.deb" >"$WORK/dpkg.log" 2>&1
+	dpkg -i "${debs[@]}" >"$WORK/dpkg.log" 2>&1
 	rc=$?
-	expect "dpkg -i installs the three packages (rc=$rc)" test "$rc" = 0
+	expect "dpkg -i installs the ${#BUILT[@]} packages (rc=$rc)" test "$rc" = 0
 	# From here the packages are this run's: the purge phase may remove them.
 	echo "$RUN" >"$STATE/installed-by"
 	[ "$rc" = 0 ] || { show "$WORK/dpkg.log"; return; }
@@ -329,6 +335,33 @@ phase_install() {
 	rc=$?
 	expect "  ... without a device it reports smaf_open's error and exits 1 (the VM tier runs it for real)" \
 		bash -c "[ $rc = 1 ] && grep -q '^smaf: No such file or directory' '$WORK/hello.out'"
+
+	echo "# --- gstreamer1.0-smaf: the plugin where GStreamer looks"
+	local plugin=/usr/lib/x86_64-linux-gnu/gstreamer-1.0/libgstsmaf.so
+	expect "$plugin is installed, from gstreamer1.0-smaf" bash -c "dpkg -S '$plugin' | grep -q '^gstreamer1.0-smaf:'"
+	expect "  ... without RUNPATH or RPATH" bash -c "! readelf -d '$plugin' | grep -Eq 'RUNPATH|RPATH'"
+	expect "gstreamer1.0-smaf depends on libsmaf0 ($(dpkg-query -W -f='${Depends}' gstreamer1.0-smaf))" \
+		bash -c "dpkg-query -W -f='\${Depends}' gstreamer1.0-smaf | grep -q 'libsmaf0'"
+	# (GStreamer may name it by /lib, merged /usr's link.)
+	# A registry of the installed plugins only, outside anyone's home; kept
+	# in $STATE for the VM tier (a scan there takes minutes), purged with it.
+	GST_REGISTRY=$STATE/gst-registry.bin GST_PLUGIN_PATH= gst-inspect-1.0 smafpool >"$WORK/inspect" 2>&1
+	rc=$?
+	expect "gst-inspect-1.0 smafpool finds the installed plugin (rc=$rc)" \
+		bash -c "[ $rc = 0 ] && grep -Eq 'Filename +(/usr)?${plugin#/usr}\$' '$WORK/inspect' && grep -q 'SMAF buffer pool' '$WORK/inspect'"
+	[ "$rc" = 0 ] || show "$WORK/inspect"
+	expect_eq "pkg-config --modversion gstreamer-smaf-1.0 is VERSION" "$VERSION" "$(pkg-config --modversion gstreamer-smaf-1.0)"
+	awk '/^```c$/ { on = 1; next } /^```$/ { if (on) exit } on' docs/gstreamer.md >"$WORK/gst.c"
+	# shellcheck disable=SC2046 # the flags are words
+	gcc -Wall -Wextra -Werror -o "$WORK/gst" "$WORK/gst.c" $(pkg-config --cflags --libs gstreamer-smaf-1.0) >"$WORK/gstcc.log" 2>&1
+	rc=$?
+	expect "docs/gstreamer.md's example builds against the installed header (rc=$rc)" test "$rc" = 0
+	show "$WORK/gstcc.log"
+	GST_REGISTRY=$STATE/gst-registry.bin GST_REGISTRY_UPDATE=no SMAF_DEVICE=/nonexistent/smaf "$WORK/gst" >"$WORK/gst.out" 2>&1
+	rc=$?
+	expect "  ... and, without a device, prints the allocator's error and exits 1 (the VM tier runs it for real)" \
+		bash -c "[ $rc = 1 ] && grep -q '^smaf: cannot open /nonexistent/smaf: No such file or directory' '$WORK/gst.out'"
+	show "$WORK/gst.out"
 }
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,9 @@ status=0
 # The right bytes in every device: vkms, vivid and vgem judge every
 # allocator's buffers, and smafd's kernel-mapping verdicts must agree.
 "$here/pixels-tests.sh" "$1" "$2" || status=1
+# Stock GStreamer pipelines on SMAF buffers (the plugin gst/, its registry
+# made by scripts/build-c on the host): camera, display, both, output, errors.
+"$here/gstreamer-tests.sh" "$1" "$2" || status=1
 "$here/smafctl-tests.sh" "$1" "$(dirname "$1")/smafctl" "$2" || status=1
 # Every SMAF ABI generation, 32-bit callers, callers in containers.
 "$here/generations-tests.sh" "$1" "$2" || status=1

@@ -15,7 +15,10 @@
 #      installed smafctl check passes; the README's C example and libsmaf(3)'s
 #      example, built with only `pkg-config --cflags --libs libsmaf`, create
 #      and map a buffer; a raw-ioctl program gets its fd through the
-#      installed preload shim;
+#      installed preload shim; gst-inspect-1.0 smafpool finds the installed
+#      plugin (gstreamer1.0-smaf), a pipeline through smafpool runs, and
+#      docs/gstreamer.md's C example, built with only
+#      `pkg-config --cflags --libs gstreamer-smaf-1.0`, gets a dma-buf;
 #   4. SIGHUP stops smafd with status 0 and removes the node.
 #
 #   Tests/vm/package-tests.sh BUILD_DIR TEST_USER
@@ -42,7 +45,7 @@ trap cleanup EXIT
 as_user() { setpriv --reuid="$TEST_USER" --regid="$(id -g "$TEST_USER")" --init-groups "$@"; }
 
 echo "# kernel $(uname -r)"
-for p in smafd libsmaf0 libsmaf-dev; do
+for p in smafd libsmaf0 libsmaf-dev gstreamer1.0-smaf; do
 	expect "$p is installed (on the host, before the VM booted)" \
 		bash -c "dpkg-query -W -f='\${Status}' $p 2>/dev/null | grep -q 'install ok installed'"
 done
@@ -153,6 +156,37 @@ rc=$?
 tail -n 1 "$WORK/raw.log" | show
 expect "a raw SMAF_IOC_CREATE gets a real fd through the installed shim $shim (rc=$rc)" test "$rc" = 0
 [ "$rc" = 0 ] || show "$WORK/raw.log"
+
+# The GStreamer plugin from its package. A registry scan takes minutes under
+# the VM's emulated CPU: Tests/host/package-tests.sh install made one of the
+# installed plugins (no build tree in it) before the boot.
+registry=$ROOT/.build/package-tests/gst-registry.bin
+expect "the host's install phase left a registry of the installed plugins ($registry)" test -r "$registry"
+# (copied where the test user can read it: the checkout may be private)
+install -m 0644 "$registry" "$WORK/gst-registry.bin"
+export GST_REGISTRY=$WORK/gst-registry.bin GST_REGISTRY_UPDATE=no
+unset GST_PLUGIN_PATH
+as_user gst-inspect-1.0 smafpool >"$WORK/inspect.log" 2>&1
+rc=$?
+expect "as $TEST_USER, gst-inspect-1.0 smafpool finds the installed plugin (rc=$rc)" \
+	bash -c "[ $rc = 0 ] && grep -Eq 'Filename +(/usr)?/lib/x86_64-linux-gnu/gstreamer-1.0/libgstsmaf.so\$' '$WORK/inspect.log'"
+[ "$rc" = 0 ] || show "$WORK/inspect.log"
+as_user timeout 120 gst-launch-1.0 videotestsrc num-buffers=10 ! smafpool ! fakesink >"$WORK/launch.log" 2>&1
+rc=$?
+expect "  ... and videotestsrc ! smafpool ! fakesink runs on the installed smafd (rc=$rc)" test "$rc" = 0
+[ "$rc" = 0 ] || show "$WORK/launch.log"
+awk '/^```c$/ { on = 1; next } /^```$/ { if (on) exit } on' "$ROOT/docs/gstreamer.md" >"$WORK/gst.c"
+flags=$(env -u PKG_CONFIG_PATH -u PKG_CONFIG_LIBDIR pkg-config --cflags --libs gstreamer-smaf-1.0)
+# shellcheck disable=SC2086 # the flags are words
+cc -o "$WORK/gst" "$WORK/gst.c" $flags >"$WORK/gst.cc" 2>&1
+rc=$?
+expect "docs/gstreamer.md's example builds with \$(pkg-config --cflags --libs gstreamer-smaf-1.0) (rc=$rc)" test "$rc" = 0
+show "$WORK/gst.cc"
+as_user "$WORK/gst" >"$WORK/gst.out" 2>&1
+rc=$?
+show "$WORK/gst.out"
+expect "  ... and as $TEST_USER gets a dma-buf from GstSmafAllocator (rc=$rc)" \
+	bash -c "[ $rc = 0 ] && grep -Eq '^dma-buf fd [0-9]+$' '$WORK/gst.out'"
 
 # ---- 4. stop ---------------------------------------------------------------------------
 echo "# --- 4. SIGHUP (smafd(8): like SIGTERM and SIGINT, which device-tests.sh checks)"

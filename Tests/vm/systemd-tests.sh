@@ -118,7 +118,7 @@ if [ "$BOOT" = 1 ]; then
 	if dpkg-query -W -f='${Status}' smafd 2>/dev/null | grep -q 'install ok installed'; then
 		# The guest's root starts as a copy of the host's: purge there only.
 		echo "# the host has the packages installed: purging them inside the guest first"
-		dpkg --purge smafd libsmaf-dev libsmaf0 >/dev/null
+		dpkg --purge gstreamer1.0-smaf smafd libsmaf-dev libsmaf0 >/dev/null
 	fi
 	debs=()
 	for p in smafd libsmaf0 libsmaf-dev; do

@@ -275,3 +275,23 @@ start_udevd() {
 	done
 	return 1
 }
+
+# v4l2_node NAME: /dev/videoN whose sysfs name is NAME (vivid makes several
+# nodes per instance; numbers depend on load order). drm_card DRIVER:
+# /dev/dri/cardN of that driver (vkms, vgem: their platform device has the
+# driver's name; vkms's is bound to no driver).
+v4l2_node() {
+	local d
+	for d in /sys/class/video4linux/video*; do
+		[ "$(cat "$d/name" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return 0; }
+	done
+	return 1
+}
+drm_card() {
+	local c
+	for c in /sys/class/drm/card[0-9]*; do
+		case ${c##*/} in *-*) continue ;; esac
+		[ "$(basename "$(readlink -f "$c/device")")" = "$1" ] && { echo "/dev/dri/${c##*/}"; return 0; }
+	done
+	return 1
+}
