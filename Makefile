@@ -6,7 +6,7 @@
 #   gst/libgstsmaf.so, gst/registry.bin          the GStreamer plugin "smaf" (gst/, docs/gstreamer.md)
 #                                                and a plugin registry that lists it, for the VM
 #                                                tier (a registry scan there takes minutes)
-#   one program per tools/*.c, examples/*.c and Tests/vm/*.c, named after the source file,
+#   one program per tools/*.c, examples/*.c and Tests/vm/*/*.c, named after the source file,
 #                                                underscores turned into dashes
 # A program whose source includes "libsmaf.h" is linked with -lsmaf and an
 # $ORIGIN rpath, so it finds libsmaf.so.0 in its own directory; the others
@@ -77,9 +77,9 @@ GST_RPATH ?= -Wl,-rpath,'$$ORIGIN/..'
 GST_CFLAGS = $(if $(WITH_GST),$(shell pkg-config --cflags $(GST_PKGS)))
 GST_LIBS = $(if $(WITH_GST),$(shell pkg-config --libs $(GST_PKGS)))
 # Programs that use the plugin's public header (gst/gstsmafallocator.h).
-GST_USER_SRCS := $(shell grep -l 'include[[:space:]]*["<]gstsmafallocator\.h[">]' Tests/vm/*.c 2>/dev/null)
+GST_USER_SRCS := $(shell grep -l 'include[[:space:]]*["<]gstsmafallocator\.h[">]' Tests/vm/*/*.c 2>/dev/null)
 
-PROG_SRCS := $(filter-out $(if $(WITH_GST),,$(GST_USER_SRCS)),$(wildcard tools/*.c examples/*.c Tests/vm/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c)))
+PROG_SRCS := $(filter-out $(if $(WITH_GST),,$(GST_USER_SRCS)),$(wildcard tools/*.c examples/*.c Tests/vm/*/*.c $(if $(ARCH_FLAGS),,bench/smaf_bench.c)))
 prog_name = $(OUT)/$(subst _,-,$(basename $(notdir $(1))))
 PROGS := $(foreach s,$(PROG_SRCS),$(call prog_name,$(s)))
 LIBSMAF_USERS := $(if $(PROG_SRCS),$(shell grep -l 'include[[:space:]]*["<]libsmaf\.h[">]' $(PROG_SRCS)))

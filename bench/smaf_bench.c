@@ -15,7 +15,7 @@
  * --device is a smafd with every allocator the kernel has (its default):
  * for each allocator it lists, CREATE (naming it) + receive + close is
  * compared with the same exporter called directly by this process
- * (Tests/vm/dmabuf_routes.h) plus the CUSE floor. --memfd-device, if given,
+ * (Tests/vm/dmabuf/dmabuf_routes.h) plus the CUSE floor. --memfd-device, if given,
  * is a smafd started with --allocators smaf-memfd (so memfd serves unnamed
  * buffers and smafd prepares memfds ahead): the memfd CREATE target, the
  * secure-flag, bandwidth, growth and throughput rows run there, naming
@@ -39,7 +39,7 @@
 
 #include "libsmaf.h"
 #include "smaf.h"
-#include "../Tests/vm/dmabuf_routes.h"
+#include "../Tests/vm/dmabuf/dmabuf_routes.h"
 
 /* The allocator every memfd-era row names. */
 static char memfd_allocator[] = "smaf-memfd";

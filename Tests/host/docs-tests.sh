@@ -59,5 +59,21 @@ cited=$(git ls-files | grep -v '^Tests/fuzz/corpus/' | grep -v '^Tests/host/docs
 	xargs grep -nE 'spec §|design §|§ ?[0-9]|[Ii]ssue #?[0-9]+|spec smaf-abi|spec section|spec B[0-9]|, B[0-9]+\)' 2>/dev/null | head -5)
 if [ -z "$cited" ]; then ok "no file cites documents outside the tree (spec sections, design notes, issues)"; else bad "files cite documents outside the tree: $cited"; fi
 
+# The VM tier is grouped by subject: each folder D of Tests/vm holds
+# D-tests.sh, and its programs are named D_*.c; no two test scripts of the
+# tree share a name.
+misnamed=$(for d in Tests/vm/*/; do
+	d=${d%/}
+	s=$(basename "$d")
+	[ -f "$d/$s-tests.sh" ] || echo "$d has no $s-tests.sh"
+	for c in "$d"/*.c; do
+		[ -e "$c" ] || continue
+		case $(basename "$c") in "${s//-/_}"_*.c) ;; *) echo "$c is not named ${s//-/_}_*.c" ;; esac
+	done
+done)
+twice=$(git ls-files 'Tests/*-tests.sh' | xargs -n1 basename | sort | uniq -d)
+if [ -z "$misnamed$twice" ]; then ok "Tests/vm is grouped by subject, scripts and programs named for it, no script name twice"
+else bad "Tests/vm's grouping: $(echo $misnamed) $([ -n "$twice" ] && echo "scripts named twice: $(echo $twice)")"; fi
+
 echo "docs-tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]

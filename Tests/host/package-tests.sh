@@ -21,7 +21,7 @@
 #            README's C example built against the installed libsmaf-dev, and
 #            the GStreamer plugin: where GStreamer looks, depending on
 #            libsmaf0, found by gst-inspect-1.0 smafpool (whose registry is
-#            kept for Tests/vm/package-tests.sh), docs/gstreamer.md's example
+#            kept for Tests/vm/installed-packages/installed-packages-tests.sh), docs/gstreamer.md's example
 #            built with pkg-config.
 #   purge    dpkg --purge: no file under /usr, /etc or /var and no group or
 #            user is left that was not there before "install".

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pkgconfig_client: a libsmaf user built from an installed tree with nothing
- * but `pkg-config --cflags --libs libsmaf` (Tests/host/ops-tests.sh on the
- * host, Tests/vm/ops-tests.sh in the VM). It includes the three installed
+ * but `pkg-config --cflags --libs libsmaf` (Tests/host/make-install-tests.sh on the
+ * host, Tests/vm/installed-tree/installed-tree-tests.sh in the VM). It includes the three installed
  * headers as system headers, so it also checks they stand on their own.
  *
  *   pkgconfig_client                create a buffer, map it, write and read it

@@ -3,7 +3,7 @@
  * vtresults.h - the result lines of the VM tier's C test programs: "ok - ..."
  * / "FAIL - ..." (vt_check), "# ..." notes, the final "NAME: N passed, M
  * failed" line (vt_finish) and errno names. It includes no SMAF header, so
- * programs that bring their own (Tests/vm/legacy/) can use it; vmtest.h
+ * programs that bring their own (Tests/vm/generations/legacy/) can use it; vmtest.h
  * includes it for the rest.
  */
 #ifndef SMAF_VTRESULTS_H
