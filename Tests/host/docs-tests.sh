@@ -75,5 +75,12 @@ twice=$(git ls-files 'Tests/*-tests.sh' | xargs -n1 basename | sort | uniq -d)
 if [ -z "$misnamed$twice" ]; then ok "Tests/vm is grouped by subject, scripts and programs named for it, no script name twice"
 else bad "Tests/vm's grouping: $(echo $misnamed) $([ -n "$twice" ] && echo "scripts named twice: $(echo $twice)")"; fi
 
+# Files stay readable: no Swift source over 350 lines, the dispatcher
+# (SmafDevice.swift) at most 200 (docs/contributing.md).
+long=$(git ls-files 'Sources/*.swift' | xargs wc -l | awk '$2 != "total" && $1 > 350 { print $2 " (" $1 " lines)" }')
+dispatcher=$(wc -l <Sources/SmafCore/SmafDevice.swift)
+if [ -z "$long" ] && [ "$dispatcher" -le 200 ]; then ok "no Swift source over 350 lines; SmafDevice.swift has $dispatcher (at most 200)"
+else bad "Swift sources too long: $(echo $long) SmafDevice.swift: $dispatcher lines (at most 200)"; fi
+
 echo "docs-tests: $pass passed, $fail failed"
 [ "$fail" = 0 ]
