@@ -868,7 +868,12 @@ static struct channel *tool_channel(int devfd, int *state)
 		return NULL;
 	}
 	pthread_mutex_lock(&c->lock);
-	*state = c->sock >= 0 && channel_usable(c) ? CONNECTED : (drop_socket(c), channel_connect(c, devfd));
+	if (c->sock >= 0 && channel_usable(c)) {
+		*state = CONNECTED;
+	} else {
+		drop_socket(c);
+		*state = channel_connect(c, devfd);
+	}
 	if (*state != CONNECTED) {
 		int e = errno;
 		pthread_mutex_unlock(&c->lock);

@@ -11,7 +11,7 @@
  * the exporter's kernel mapping holds the buffer's bytes.
  *
  * Used by smafd's start-up self-test (AllocatorDiscovery) and by the VM-tier
- * byte tests (Tests/vm/pixels_test.c). No libdrm: plain DRM uapi ioctls.
+ * byte tests (Tests/vm/pixels/pixels_test.c). No libdrm: plain DRM uapi ioctls.
  */
 #ifndef SMAF_VKMS_H
 #define SMAF_VKMS_H

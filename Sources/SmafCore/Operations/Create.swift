@@ -112,7 +112,12 @@ extension SmafDevice {
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
         let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)
-        if let e = handoff.deliver(fd: handle, token: token, flags: a.flags, length: size, to: pid) {
+        let failed = handoff.deliver(fd: handle, token: token, flags: a.flags, length: size, to: pid)
+        // smafd's own descriptors close here, once the message is sent: from
+        // now on the kernel keeps the buffer alive for the caller.
+        _ = consume readOnly
+        _ = consume buffer
+        if let e = failed {
             lifetime.forget(identity)
             return .failure(refuse(e, rc, "the buffer could not be sent to process \(pid)"))
         }
