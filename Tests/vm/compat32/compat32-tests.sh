@@ -60,7 +60,7 @@ stop_smafd
 log=$WORK/all.log
 start_smafd "$log" --abi-generations all "${LIMITS[@]}" || { finish; exit 1; }
 for g in v2 v3 v7 s64; do
-	run_test "i386 gen-$g (ILP32 layout) through the 32-bit shim" "${SHIM[@]}" "$BIN/gen-$g" "${ALLOC[@]}"
+	run_test "i386 generations-$g (ILP32 layout) through the 32-bit shim" "${SHIM[@]}" "$BIN/generations-$g" "${ALLOC[@]}"
 done
 run_test "i386 generations-v7 without the shim: CREATE fails with ENOTCONN, GET_INFO works" "$BIN/generations-v7" --expect-enotconn
 run_test "i386 storm-test, 3,000 calls, legacy requests served" "$BIN/storm-test" --calls 3000 --generations all

@@ -58,7 +58,7 @@ expect "smafctl info --json: \"abi_generations\" is [v2, v3, v7, v10, s64]" \
 
 echo "# --- each generation's program through the shim (LP64)"
 for g in $LEGACY; do
-	run_test "gen-$g: create, map, secure, enumerate/select through the shim" "${SHIM[@]}" "$BIN/gen-$g" "${ALLOC[@]}"
+	run_test "generations-$g: create, map, secure, enumerate/select through the shim" "${SHIM[@]}" "$BIN/generations-$g" "${ALLOC[@]}"
 done
 run_test "generations-v3 without the shim: its CREATE fails with ENOTCONN, fd untouched" "$BIN/generations-v3" --expect-enotconn
 run_test "generations-s64 without the shim: its CREATE fails with ENOTCONN" "$BIN/generations-s64" --expect-enotconn
@@ -87,8 +87,8 @@ start_smafd "$log" || { finish; exit 1; }
 echo "# --- each legacy request gets EINVAL, and smafd logs which generation it was"
 for g in $LEGACY; do
 	offset=$(stat -c %s "$log")
-	run_test "gen-$g --expect-refused: every $g request fails with EINVAL, struct untouched" \
-		"${SHIM[@]}" "$BIN/gen-$g" --expect-refused "${ALLOC[@]}"
+	run_test "generations-$g --expect-refused: every $g request fails with EINVAL, struct untouched" \
+		"${SHIM[@]}" "$BIN/generations-$g" --expect-refused "${ALLOC[@]}"
 	wait_line "$log" 'legacy request' 2 || true
 	tail -c +"$((offset + 1))" "$log" | grep -i 'legacy request' | head -n 4 | sed 's/^/    /'
 	expect "  ... smafd's log has a 'refused ... legacy request' line naming $g" logged_since "$log" "$offset" "$g"
