@@ -203,6 +203,15 @@ public final class SmafDevice: Sendable {
                 \(headroom.reserve) of the \(available) bytes of memory available
                 """)
         }
+        // Quotas: charged before the memory is taken, given back below if the
+        // buffer never reaches the table (QuotaLedger).
+        let quota: QuotaCharge?
+        switch chargeQuota(caller, pid: pid, bytes: size, allocator: allocator) {
+        case .success(let q): quota = q
+        case .failure(let refusal): return refuse(.ENOMEM, request: rq, caller: caller, refusal.description)
+        }
+        var quotaHandedOver = false
+        defer { if !quotaHandedOver, let quota { lifetime.quotas?.release(quota) } }
         let serial = nextToken.add(1, ordering: .relaxed).newValue
         let memfd: Int32
         var prepared: FileIdentity?
@@ -236,6 +245,7 @@ public final class SmafDevice: Sendable {
         defer { if handle != memfd { close(handle) } }
         var record = BufferRecord(length: size, flags: data.flags, allocator: allocator.name, ownerUID: caller.uid)
         record.selectable = selectable
+        record.stamp(creator: pid, quota: quota)
         let identity: FileIdentity
         do {
             if let prepared {
@@ -248,6 +258,7 @@ public final class SmafDevice: Sendable {
             return refuse(error, request: rq, caller: caller, error == .EMFILE || error == .ENOMEM
                           ? limitReason(caller) : "cannot track the new buffer")
         }
+        quotaHandedOver = true  // the record has it now; BufferLifetime gives it back
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
         let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)
@@ -412,6 +423,8 @@ public final class SmafDevice: Sendable {
                     ("max_size", .uint(p.maxSize)), ("read_only", .bool(p.readOnly)),
                     ("secure_enforced", .bool(secureModule?.canEnforce(on: p) ?? false)),
                     ("backing", .string(p.backing)),
+                    ("charged_to", .string(p.charge.rawValue)), ("committed_at", .string(p.commit.rawValue)),
+                    ("quota_counted", .bool(quotas?.limits.counts(allocator: a.name, charge: p.charge) ?? false)),
                 ])
             })),
         ])
@@ -423,6 +436,7 @@ public final class SmafDevice: Sendable {
         case HandoffProtocol.queryInfo: return info()
         case HandoffProtocol.queryStatus: return status(viewer: q.uid)
         case HandoffProtocol.queryBuffer: return describeBuffer(fd: q.argument, of: q.pid, viewer: q.uid)
+        case HandoffProtocol.queryBuffers: return listBuffers(viewer: q.uid)
         default: return nil
         }
     }
@@ -457,8 +471,10 @@ public final class SmafDevice: Sendable {
             ("created_total", .uint(lifetime?.createdTotal ?? 0)),
             ("handoff_connections", .uint(UInt64(handoff?.channelCount ?? 0))),
             ("by_uid", .array(buffers.totalsByUID.filter { seesEveryone || $0.uid == viewer }.map { u in
-                .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))])
+                .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))]
+                        + quotaFields(uid: u.uid))
             })),
+            ("quotas", quotaStatus(viewer: viewer)),
             ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),
             ("refusals", .object(c.refusals.keys.sorted().map { (SmafErrno($0).description, .uint(c.refusals[$0]!)) })),
         ])
