@@ -176,7 +176,7 @@ struct Smafd: ParsableCommand {
         let module = secureModule.makeModule()
         let registry = try makeRegistry(module, logger)
         let target = try user.map { try PrivilegeDrop.resolve($0) }
-        let lifetime = try BufferLifetime(table: BufferTable(), quotas: QuotaLedger(limits: try quotaLimits()), logger: logger)
+        let lifetime = try BufferLifetime(table: BufferTable(), quotas: QuotaLedger(limits: try quotaLimits(), ownCgroup: OwnCgroup()), logger: logger)
         // Memfds prepared ahead only serve unnamed buffers when a memfd
         // allocator comes first; otherwise they would only hold watches.
         let pool = registry.allocators.first?.usesPlainMemfd == true ? MemfdPool(lifetime: lifetime) : nil

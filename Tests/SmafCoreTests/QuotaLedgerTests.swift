@@ -120,7 +120,7 @@ final class QuotaLedgerTests: XCTestCase {
         let udmabuf = UdmabufAllocator(node: node, memory: .shmem, sizeLimit: 64 << 20).properties
         XCTAssertEqual([udmabuf.charge.rawValue, udmabuf.commit.rawValue], ["smafd", "pinned"])
         let huge = UdmabufAllocator(node: node, memory: .hugetlb(pageSize: 2 << 20), sizeLimit: 64 << 20).properties
-        XCTAssertEqual(huge.charge, .smafd)
+        XCTAssertEqual([huge.charge.rawValue, huge.commit.rawValue], ["no one", "pinned"])
         let vgem = DrmDumbAllocator(node: node, driver: "vgem").properties
         XCTAssertEqual([vgem.charge.rawValue, vgem.commit.rawValue], ["caller", "first touch"])
         XCTAssertEqual(DrmDumbAllocator(node: node, driver: "pl111").properties.charge, .nobody)
@@ -132,4 +132,28 @@ private final class Granted: @unchecked Sendable {
     private var n = 0
     func add() { lock.lock(); n += 1; lock.unlock() }
     var count: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+/// smafd's own cgroup bound, read from a directory laid out like cgroupfs.
+final class OwnCgroupTests: XCTestCase {
+    func testMemoryChargedToSmafdMustFitBelowTheLowerOfHighAndMax() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("smaf-owncg-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ file: String, _ text: String) throws { try text.write(toFile: "\(dir)/\(file)", atomically: true, encoding: .utf8) }
+        let g = OwnCgroup(directory: dir, margin: 10)
+        XCTAssertNil(g.shortfall(for: 1 << 40), "no cgroup files: nothing to check")
+        try write("memory.current", "100\n")
+        try write("memory.max", "max\n")
+        try write("memory.high", "max\n")
+        XCTAssertNil(g.shortfall(for: 1 << 40), "no bound")
+        try write("memory.max", "1000\n")
+        XCTAssertNil(g.shortfall(for: 890))
+        XCTAssertNotNil(g.shortfall(for: 891))
+        try write("memory.high", "500\n")
+        let why = try XCTUnwrap(g.shortfall(for: 391))
+        XCTAssertTrue(why.contains("holds 100 bytes; 391 more") && why.contains("memory.high (MemoryHigh=) 500"), why)
+        XCTAssertNil(g.shortfall(for: 390))
+        XCTAssertNotNil(g.shortfall(for: .max), "no overflow")
+    }
 }

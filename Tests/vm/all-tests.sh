@@ -55,6 +55,8 @@ fi
 "$here/isolation-tests.sh" "$1" "$2" || status=1
 "$here/soak-tests.sh" "$1" "$2" || status=1
 "$here/pressure-tests.sh" "$1" "$2" || status=1
+# Quotas on memory no cgroup of the caller pays for (quota-tests.sh).
+"$here/quota-tests.sh" "$1" "$2" || status=1
 if [ -n "${3:-}" ]; then
 	"$here/ops-tests.sh" "$1" "$2" "$3" || status=1
 else

@@ -10,12 +10,17 @@ extension SmafDevice {
     public var quotas: QuotaLedger? { lifetime?.quotas }
 
     /// Charges a CREATE of `bytes` from `allocator` to the caller's uid and
-    /// the cgroup of process `pid` (nil: no ledger).
-    func chargeQuota(_ caller: Caller, pid: Int32, bytes: UInt64, allocator: any Allocator) -> Result<QuotaCharge?, QuotaRefusal> {
+    /// the cgroup of process `pid` (nil: no ledger). Memory charged to smafd
+    /// must also fit in smafd's own cgroup (OwnCgroup). The failure is the
+    /// reason for the log; the caller gets ENOMEM.
+    func chargeQuota(_ caller: Caller, pid: Int32, bytes: UInt64, allocator: any Allocator) -> Result<QuotaCharge?, QuotaFailure> {
         guard let quotas else { return .success(nil) }
+        if allocator.properties.charge == .smafd, let why = quotas.ownCgroup?.shortfall(for: bytes) {
+            return .failure(QuotaFailure(description: "\(allocator.name): \(why)"))
+        }
         let owner = QuotaOwner(uid: caller.uid, cgroup: environment.cgroup(ofProcess: pid))
         do { return .success(try quotas.charge(owner: owner, bytes: bytes, allocator: allocator.name, charge: allocator.properties.charge)) } catch {
-            return .failure(error)
+            return .failure(QuotaFailure(description: error.description))
         }
     }
 
@@ -90,6 +95,11 @@ extension SmafDevice {
             })),
         ])
     }
+}
+
+/// Why a CREATE is refused for quota reasons.
+struct QuotaFailure: Error {
+    let description: String
 }
 
 extension BufferRecord {

@@ -100,9 +100,13 @@ public final class QuotaLedger: Sendable {
     }
     private let state = Mutex(State())
     public let limits: QuotaLimits
+    /// smafd's own cgroup, checked before memory charged to smafd is taken
+    /// (nil: not checked).
+    public let ownCgroup: OwnCgroup?
 
-    public init(limits: QuotaLimits = .defaults()) {
+    public init(limits: QuotaLimits = .defaults(), ownCgroup: OwnCgroup? = nil) {
         self.limits = limits
+        self.ownCgroup = ownCgroup
     }
 
     /// Records a buffer of `bytes` from `allocator` for `owner`, unless its
