@@ -9,15 +9,14 @@
  * closes them all before exiting 0. For Tests/vm/quota-tests.sh.
  */
 #include <errno.h>
+#include <libsmaf.h>
 #include <signal.h>
+#include <smaf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include "libsmaf.h"
-#include "smaf.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
