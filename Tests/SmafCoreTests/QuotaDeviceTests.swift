@@ -76,6 +76,20 @@ extension HandoffTests {
         close(try receive(sock).fd)
     }
 
+    func testBufferListShowsTheOldest200AndFitsOneMessage() throws {
+        let d = try device()
+        for i in 0..<250 {
+            var r = BufferRecord(length: 4096, flags: 2, allocator: String(repeating: "a", count: 60), ownerUID: 1000)
+            r.createdAt = UInt64(i)
+            d.buffers.insert(r, for: FileIdentity(device: 1, inode: UInt64(i)))
+        }
+        let list = d.listBuffers(viewer: 0).rendered
+        XCTAssertTrue(list.hasPrefix(#"{"live_buffers":250,"listed":200,"#), String(list.prefix(80)))
+        XCTAssertLessThanOrEqual(list.utf8.count, HandoffProtocol.queryMax - HandoffProtocol.messageSize)
+        XCTAssertTrue(d.listBuffers(viewer: 1000).rendered.hasPrefix(#"{"live_buffers":250,"listed":200,"#), "the owner sees its own")
+        XCTAssertTrue(d.listBuffers(viewer: 1001).rendered.hasPrefix(#"{"live_buffers":0,"listed":0,"#))
+    }
+
     func testAFailedCreateGivesItsChargeBack() throws {
         let d = try quotaDevice(QuotaLimits(perUser: 1 << 20, perCgroup: .max, total: .max), cgroup: CgroupBox("/qa"),
                                 extra: FailingAllocator())

@@ -76,24 +76,33 @@ extension SmafDevice {
         let seesEveryone = viewer == 0 || viewer == geteuid()
         let mine = buffers.all.filter { seesEveryone || $0.record.ownerUID == viewer }
             .sorted { ($0.record.createdAt, $0.identity.inode) < ($1.record.createdAt, $1.identity.inode) }
-        let shown = mine.prefix(Self.listedBuffersMax)
+        var shown = Array(mine.prefix(Self.listedBuffersMax))
         let holders = BufferHolders.scan(Set(shown.map(\.identity)), onlyUID: seesEveryone ? nil : viewer)
         let now = monotonicSeconds()
-        return .object([
-            ("live_buffers", .uint(UInt64(mine.count))),
-            ("listed", .uint(UInt64(shown.count))),
-            ("buffers", .array(shown.map { id, r in
-                let h = holders[id] ?? BufferHolders.Holders()
-                return .object([
-                    ("pid", .int(Int64(r.ownerPID))), ("uid", .uint(UInt64(r.ownerUID))),
-                    ("cgroup", .string(r.quota?.owner.cgroup ?? "")), ("allocator", .string(r.allocator)),
-                    ("bytes", .uint(r.length)), ("quota_counted", .bool(r.quota?.counted ?? false)),
-                    ("age_seconds", .uint(now >= r.createdAt ? now - r.createdAt : 0)),
-                    ("open_in", .array(h.openIn.sorted().map { .int(Int64($0)) })),
-                    ("mapped_in", .array(h.mappedIn.sorted().map { .int(Int64($0)) })),
-                ])
-            })),
-        ])
+        // At most 8 holder pids each; fewer buffers if the answer would not fit one message.
+        func pids(_ s: Set<Int32>) -> JSONValue { .array(s.sorted().prefix(8).map { .int(Int64($0)) }) }
+        func answer() -> JSONValue {
+            .object([
+                ("live_buffers", .uint(UInt64(mine.count))),
+                ("listed", .uint(UInt64(shown.count))),
+                ("buffers", .array(shown.map { id, r in
+                    let h = holders[id] ?? BufferHolders.Holders()
+                    return .object([
+                        ("pid", .int(Int64(r.ownerPID))), ("uid", .uint(UInt64(r.ownerUID))),
+                        ("cgroup", .string(r.quota?.owner.cgroup ?? "")), ("allocator", .string(r.allocator)),
+                        ("bytes", .uint(r.length)), ("quota_counted", .bool(r.quota?.counted ?? false)),
+                        ("age_seconds", .uint(now >= r.createdAt ? now - r.createdAt : 0)),
+                        ("open_in", pids(h.openIn)), ("mapped_in", pids(h.mappedIn)),
+                    ])
+                })),
+            ])
+        }
+        var result = answer()
+        while result.rendered.utf8.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize, !shown.isEmpty {
+            shown.removeLast(max(1, shown.count / 4))
+            result = answer()
+        }
+        return result
     }
 }
 
