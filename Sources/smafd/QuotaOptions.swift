@@ -5,6 +5,9 @@ import SmafCore
 extension Smafd {
     /// --user-limit, --cgroup-limit, --total-limit, --quota-allocator as QuotaLimits.
     func quotaLimits() throws -> QuotaLimits {
+        for name in quotaAllocators where !Self.isAllocatorName(name) {
+            throw ValidationError("--quota-allocator: '\(name)' is not an allocator name; allocators are \(Self.allocatorNames)")
+        }
         do {
             return try QuotaLimits.parse(userLimits: userLimits, cgroupLimits: cgroupLimits, totalLimit: totalLimit,
                                          countedAllocators: quotaAllocators)
