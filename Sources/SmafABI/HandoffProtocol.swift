@@ -13,6 +13,8 @@ public enum HandoffProtocol {
     /// What smafd knows of one of the asker's buffers: `length` carries the
     /// fd number in the asking process.
     public static let queryBuffer: UInt32 = 3
+    /// The live buffers the asker may see (all of them for root): `smafctl buffers`.
+    public static let queryBuffers: UInt32 = 4
     /// The largest answer, header included.
     public static let queryMax = 65536
 }

@@ -31,15 +31,18 @@ public final class BufferLifetime: Sendable {
     /// Non-blocking inotify descriptor; the event loop polls it and calls drain().
     private let inotify: OwnedFD
     public var inotifyFD: Int32 { inotify.raw }
+    /// Quota charges of live buffers, given back when they die (nil: none kept).
+    public let quotas: QuotaLedger?
     private let watches = Mutex([Int32: (identity: FileIdentity, kind: BufferLifetimeKind)]())
     private let created = Atomic<UInt64>(0)
     let logger: Logger
 
-    public init(table: BufferTable, logger: Logger) throws(SmafErrno) {
+    public init(table: BufferTable, quotas: QuotaLedger? = nil, logger: Logger) throws(SmafErrno) {
         let fd = smaf_sys_inotify_init()
         guard fd >= 0 else { throw errno == EMFILE ? .ENOSPC : .ENOMEM }
         self.inotify = OwnedFD(fd)
         self.table = table
+        self.quotas = quotas
         self.logger = logger
     }
 
@@ -84,7 +87,7 @@ public final class BufferLifetime: Sendable {
 
     /// Forgets a buffer whose handoff failed; its watch dies with the inode.
     public func forget(_ identity: FileIdentity) {
-        table.remove(identity)
+        if let q = table.remove(identity)?.quota { quotas?.release(q) }
     }
 
     /// Reads pending inotify events and drops the records of buffers that are
@@ -94,7 +97,7 @@ public final class BufferLifetime: Sendable {
         let n = smaf_sys_inotify_drain(inotifyFD, { wd, ctx in
             let me = Unmanaged<BufferLifetime>.fromOpaque(ctx!).takeUnretainedValue()
             if let watch = me.watches.withLock({ $0.removeValue(forKey: wd) }) {
-                me.table.remove(watch.identity)
+                if let q = me.table.remove(watch.identity)?.quota { me.quotas?.release(q) }
                 // The file is gone; the watch would only pin its inode (and a
                 // secretmem inode's pages). Its IN_IGNORED finds no entry.
                 if watch.kind == .lastClose { inotify_rm_watch(me.inotifyFD, wd) }

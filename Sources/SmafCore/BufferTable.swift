@@ -25,6 +25,11 @@ public struct BufferRecord: Sendable {
     /// Made by a v2 CREATE and not bound yet: SELECT_BY_NAME may still pick
     /// its allocator.
     public var selectable = false
+    /// The process that created it, when (CLOCK_MONOTONIC seconds) and its
+    /// quota entry (QuotaLedger), for `smafctl buffers` and the release.
+    public var ownerPID: Int32 = 0
+    public var createdAt: UInt64 = 0
+    public var quota: QuotaCharge?
 
     public init(length: UInt64, flags: UInt32, allocator: String, ownerUID: UInt32, secure: SecureContext? = nil) {
         self.length = length
@@ -127,6 +132,11 @@ public final class BufferTable: Sendable {
             if let old { s.subtract(old) }
             return old
         }
+    }
+
+    /// Every live buffer (for `smafctl buffers`).
+    public var all: [(identity: FileIdentity, record: BufferRecord)] {
+        state.withLock { $0.records.map { (identity: $0.key, record: $0.value) } }
     }
 
     public func record(for identity: FileIdentity) -> BufferRecord? {

@@ -44,6 +44,8 @@ public protocol CallerEnvironment: Sendable {
     /// in the kernel, or a seccomp filter or missing CAP_SYS_PTRACE refuses
     /// it): the client then uses the socket path.
     func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno>
+    /// The cgroup v2 path of process `pid` ("/" if unknown): its quota entry.
+    func cgroup(ofProcess pid: Int32) -> String
 }
 
 /// What an fd number a caller names as a device resolves to.
@@ -57,6 +59,7 @@ extension CallerEnvironment {
     public func looksLikeSmafBuffer(fd: Int32, inThread tid: Int32) -> Bool { false }
     public func device(ofFD fd: Int32, inThread tid: Int32) -> DeviceLookup { .notOpen }
     public func takeFD(_ fd: Int32, ofProcess pid: Int32) -> Result<Int32, SmafErrno> { .failure(.EOPNOTSUPP) }
+    public func cgroup(ofProcess pid: Int32) -> String { "/" }
 }
 
 /// The name every smafd buffer's memfd carries ("/memfd:smaf-buffer (deleted)"
@@ -106,6 +109,8 @@ public struct ProcFSEnvironment: CallerEnvironment {
         default: return .failure(.EOPNOTSUPP)  // ENOSYS, EPERM; ESRCH cannot be: the caller waits in its ioctl
         }
     }
+
+    public func cgroup(ofProcess pid: Int32) -> String { CgroupReader.cgroup(ofProcess: pid) }
 
     public func processID(ofThread tid: Int32) -> Int32? {
         guard tid > 0 else { return nil }

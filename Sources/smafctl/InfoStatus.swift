@@ -22,7 +22,7 @@ struct Info: ParsableCommand {
         print("abi generations: \((info["abi_generations"] as? [String] ?? []).joined(separator: ","))")
         for w in info["warnings"] as? [String] ?? [] { print("warning: \(w)") }
         var table = TextTable(["index", "allocator", "ranking", "dmabuf", "contiguous", "kernel mappings", "lazy", "max size",
-                               "secure", "backing"], rightAligned: [0, 2, 7])
+                               "secure", "charged to", "committed", "quota", "backing"], rightAligned: [0, 2, 7])
         var verdicts: [String] = []
         for a in info["allocators"] as? [[String: Any]] ?? [] {
             let yes = { (k: String) in a[k] as? Bool == true ? "yes" : "no" }
@@ -30,10 +30,13 @@ struct Info: ParsableCommand {
             let kmap = a["kernel_mappings"] as? String ?? "?"
             table.add(["\(a["index"] as? Int ?? 0)", a["name"] as? String ?? "?", "\(a["ranking"] as? Int ?? 0)",
                        yes("dmabuf"), yes("contiguous"), kmap, yes("lazy"), max >= UInt64(Int64.max) ? "-" : humanBytes(max),
-                       a["secure_enforced"] as? Bool == true ? "enforced" : "refused", a["backing"] as? String ?? ""])
+                       a["secure_enforced"] as? Bool == true ? "enforced" : "refused",
+                       a["charged_to"] as? String ?? "?", a["committed_at"] as? String ?? "?",
+                       a["quota_counted"] as? Bool == true ? "counted" : "-", a["backing"] as? String ?? ""])
             if kmap != "n/a" { verdicts.append("  \(a["name"] as? String ?? "?"): \(kmap), \(a["kernel_mappings_source"] as? String ?? "")") }
         }
-        print("allocators (an unnamed buffer gets the first that can make it; secure: whether SET_SECURE_FLAG can be enforced):")
+        print("allocators (an unnamed buffer gets the first that can make it; secure: whether SET_SECURE_FLAG can be enforced;")
+        print("  charged to: whose memory cgroup pays; quota: counted in smafd's quotas on unaccounted memory):")
         print(table.render())
         if !verdicts.isEmpty {
             print("kernel mappings (what devices that use buffers through the kernel, such as vivid and vkms, see):")
@@ -44,7 +47,7 @@ struct Info: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Live buffers and bytes (total and per user), handoff connections, requests and refusals by errno.")
+        abstract: "Live buffers and bytes (total, per user, per cgroup, per allocator) with the quotas, handoff connections, requests and refusals by errno.")
 
     @OptionGroup var options: CommonOptions
 
@@ -55,14 +58,7 @@ struct Status: ParsableCommand {
         let live = n("live_buffers")
         print("\(status["device"] as? String ?? "?"): \(live) live buffer\(live == 1 ? "" : "s"), \(humanBytes(n("live_bytes"))), \(n("secure_buffers")) secure")
         print("created since start: \(n("created_total")); handoff connections: \(n("handoff_connections"))")
-        var users = TextTable(["uid", "buffers", "bytes"], rightAligned: [0, 1, 2])
-        for u in status["by_uid"] as? [[String: Any]] ?? [] {
-            users.add(["\(u["uid"] as? Int ?? 0)", "\(u["buffers"] as? Int ?? 0)", humanBytes(UInt64(u["bytes"] as? Int ?? 0))])
-        }
-        if !users.rows.isEmpty {
-            print("per user:")
-            print(users.render())
-        }
+        printQuotas(status)
         var requests = TextTable(["request", "count"], rightAligned: [1])
         for (k, v) in (status["requests"] as? [String: Any] ?? [:]).sorted(by: { $0.key < $1.key }) {
             requests.add([k, "\(v as? Int ?? 0)"])

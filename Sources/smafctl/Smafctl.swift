@@ -11,7 +11,7 @@ struct Smafctl: ParsableCommand {
         commandName: "smafctl",
         abstract: "Inspect and check a SMAF device served by smafd (or any /dev/smaf-like node).",
         version: SmafVersion.string,
-        subcommands: [Info.self, Status.self, Create.self, Devices.self, Check.self])
+        subcommands: [Info.self, Status.self, Buffers.self, Create.self, Devices.self, Check.self])
 }
 
 /// Options every subcommand takes.

@@ -15,6 +15,7 @@ extension Smafd {
     var checks: [() throws -> Void] {
         [
             { _ = try self.limits() },
+            { _ = try self.quotaLimits() },
             { _ = try self.generations() },
             { try self.checkDevname() },
             { guard self.maxChannelsPerProcess > 0 else { throw ValidationError("--max-channels-per-process must be at least 1") } },

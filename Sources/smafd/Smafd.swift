@@ -116,6 +116,27 @@ struct Smafd: ParsableCommand {
     @Option(help: ArgumentHelp("Live bytes one user may own, e.g. 4G (default: physical memory). More: ENOMEM.", valueName: "size"))
     var maxBytesPerUser: String?
 
+    @Option(name: .customLong("user-limit"), help: ArgumentHelp(
+        "Live bytes of unaccounted memory one user may hold, or UID=SIZE for one user (repeatable).",
+        discussion: "Default: a quarter of physical memory. Unaccounted: the pages of allocators the kernel charges to no cgroup of the caller (dma-buf heaps, udmabuf; see quota_counted in smafctl info). More: ENOMEM. SIZE may be unlimited.",
+        valueName: "size"))
+    var userLimits: [String] = []
+
+    @Option(name: .customLong("cgroup-limit"), help: ArgumentHelp(
+        "Live bytes of unaccounted memory the processes of one cgroup may hold, or PATH=SIZE for one cgroup (repeatable).",
+        discussion: "Default: a quarter of physical memory. The cgroup is the creating process's (/proc/<pid>/cgroup); the root cgroup is bounded only by PATH=SIZE with PATH /.",
+        valueName: "size"))
+    var cgroupLimits: [String] = []
+
+    @Option(help: ArgumentHelp("Live bytes of unaccounted memory all users together may hold (default: half of physical memory).", valueName: "size"))
+    var totalLimit: String?
+
+    @Option(name: .customLong("quota-allocator"), help: ArgumentHelp(
+        "Also count allocator NAME in the quotas although the kernel charges its pages to the process that touches them (repeatable).",
+        discussion: "For machines whose users have no memory cgroup limit, e.g. --quota-allocator smaf-vgem.",
+        valueName: "name"))
+    var quotaAllocators: [String] = []
+
     @Option(help: ArgumentHelp("Handoff connections one process may hold; more are closed at once.", valueName: "n"))
     var maxChannelsPerProcess: Int = 4
 
@@ -156,7 +177,7 @@ struct Smafd: ParsableCommand {
         let module = secureModule.makeModule()
         let registry = try makeRegistry(module, logger)
         let target = try user.map { try PrivilegeDrop.resolve($0) }
-        let lifetime = try BufferLifetime(table: BufferTable(), logger: logger)
+        let lifetime = try BufferLifetime(table: BufferTable(), quotas: QuotaLedger(limits: try quotaLimits(), ownCgroup: OwnCgroup()), logger: logger)
         // Memfds prepared ahead only serve unnamed buffers when a memfd
         // allocator comes first; otherwise they would only hold watches.
         let pool = registry.allocators.first?.usesPlainMemfd == true ? MemfdPool(lifetime: lifetime) : nil
@@ -241,6 +262,7 @@ struct Smafd: ParsableCommand {
                 \(size(l.maxBytesPerUser, memory.maxBytesPerUser)); handoff channels per process: \(maxChannelsPerProcess); \
                 live buffers also bounded by fs.inotify.max_user_watches
                 """,
+            "quotas": "\(quotaSummary(device))",
         ])
     }
 

@@ -47,6 +47,10 @@ usage_error 64 "^Error: --allocators: 'bogus' is not an allocator name; allocato
 	"$SMAFD" "${nocuse[@]}" --allocators smaf-memfd,bogus
 usage_error 64 "^Error: --max-buffer-size '1Q' is not a size; give a number of bytes, or with K, M or G" "$SMAFD" "${nocuse[@]}" --max-buffer-size 1Q
 usage_error 64 "^Error: --max-bytes-per-user '99999999999G' is too large" "$SMAFD" "${nocuse[@]}" --max-bytes-per-user 99999999999G
+usage_error 64 "^Error: --user-limit 'bob=1G': 'bob' is not a numeric uid" "$SMAFD" "${nocuse[@]}" --user-limit bob=1G
+usage_error 64 "^Error: --cgroup-limit 'qa=1M': 'qa' is not a cgroup path" "$SMAFD" "${nocuse[@]}" --cgroup-limit qa=1M
+usage_error 64 "^Error: --quota-allocator: 'vgem' is not an allocator name" "$SMAFD" "${nocuse[@]}" --quota-allocator vgem
+usage_error 64 "^Error: --total-limit 'lots' is not a size; .*, or unlimited" "$SMAFD" "${nocuse[@]}" --total-limit lots
 usage_error 64 "^Error: --max-buffers-per-user must be at least 1" "$SMAFD" "${nocuse[@]}" --max-buffers-per-user 0
 usage_error 64 "^Error: --max-channels-per-process must be at least 1" "$SMAFD" "${nocuse[@]}" --max-channels-per-process 0
 usage_error 64 "^Error: --abi-generations: unknown ABI generation 'v99'" "$SMAFD" "${nocuse[@]}" --abi-generations v99
@@ -54,7 +58,7 @@ usage_error 64 "^Error: --devname 'a/b' must be" "$SMAFD" "${nocuse[@]}" --devna
 usage_error 64 "Please provide one of 'testsecure', 'deny-cpu' or 'none'" "$SMAFD" "${nocuse[@]}" --secure-module x
 usage_error 64 "Error: Unknown option '--bogus'" "$SMAFD" "${nocuse[@]}" --bogus
 # Valid options get as far as /dev/cuse: the one failure left is CUSE's.
-usage_error 1 "^smafd: CUSE is not available" "$SMAFD" "${nocuse[@]}" --rank smaf-memfd=5 --alias smaf-cma=smaf-memfd --user nobody --max-buffer-size 1G --kernel-mappings smaf-udmabuf-hugetlb=correct,smaf-vgem=wrong
+usage_error 1 "^smafd: CUSE is not available" "$SMAFD" "${nocuse[@]}" --rank smaf-memfd=5 --alias smaf-cma=smaf-memfd --user nobody --max-buffer-size 1G --kernel-mappings smaf-udmabuf-hugetlb=correct,smaf-vgem=wrong --user-limit 1G --user-limit 1000=unlimited --cgroup-limit /qa=64M --total-limit 2G --quota-allocator smaf-vgem
 
 "$SMAFD" --help >"$WORK/help"
 dups=$(grep -c '(default [0-9]' "$WORK/help")

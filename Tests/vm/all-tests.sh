@@ -58,6 +58,8 @@ fi
 "$here/isolation/isolation-tests.sh" "$1" "$2" || status=1
 "$here/soak/soak-tests.sh" "$1" "$2" || status=1
 "$here/pressure/pressure-tests.sh" "$1" "$2" || status=1
+# Quotas on memory no cgroup of the caller pays for (quota-tests.sh).
+"$here/quota/quota-tests.sh" "$1" "$2" || status=1
 if [ -n "${3:-}" ]; then
 	"$here/installed-tree/installed-tree-tests.sh" "$1" "$2" "$3" || status=1
 else

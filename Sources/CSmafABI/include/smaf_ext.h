@@ -91,7 +91,7 @@ struct smaf_handoff_msg {
 };
 
 /*
- * Queries on the handoff socket (smafctl info/status): send one message with
+ * Queries on the handoff socket (smafctl info/status/buffers): send one message with
  * token SMAF_QUERY_TOKEN, flags = SMAF_QUERY_INFO or SMAF_QUERY_STATUS and
  * length 0, no fd. The answer is one message: the same header with length =
  * the number of bytes that follow it in that message, a UTF-8 JSON object
@@ -104,6 +104,10 @@ struct smaf_handoff_msg {
 /* What smafd knows of one of the asker's buffers: length = the buffer's fd
  * number in the asking process; the answer names its allocator. */
 #define SMAF_QUERY_BUFFER 3u
+/* The live buffers the asker may see (root: all; others: their own), with
+ * their creator, cgroup, allocator, size, age and the pids holding them open
+ * or mapped (smafctl buffers; length 0). */
+#define SMAF_QUERY_BUFFERS 4u
 #define SMAF_QUERY_MAX 65536 /* largest answer, header included */
 
 /*

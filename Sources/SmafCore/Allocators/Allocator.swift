@@ -33,12 +33,18 @@ public struct AllocatorProperties: Sendable, Equatable {
     /// Whether the kernel's own mapping of a buffer holds its bytes (what
     /// software devices such as vivid and vkms see); KernelMappings.swift.
     public var kernelMappings: KernelMappings
+    /// Whose cgroup pays for the pages (MemoryCharge.swift).
+    public var charge: MemoryCharge
+    /// When the pages are taken.
+    public var commit: MemoryCommit
 
     /// kernelMappings nil: correct page by page for a dma-buf, n/a otherwise.
+    /// charge and commit nil: a lazy allocator's pages are the toucher's,
+    /// taken at first touch; an eager one's nobody's, taken at creation.
     public init(dmabuf: Bool, contiguous: Bool, lazy: Bool, maxSize: UInt64, readOnly: Bool,
                 writeSealable: Bool, lifetime: BufferLifetimeKind, addressBits: Int = SystemMemory.addressBits,
                 alignment: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))), backing: String,
-                kernelMappings: KernelMappings? = nil) {
+                kernelMappings: KernelMappings? = nil, charge: MemoryCharge? = nil, commit: MemoryCommit? = nil) {
         self.dmabuf = dmabuf
         self.contiguous = contiguous
         self.lazy = lazy
@@ -50,6 +56,8 @@ public struct AllocatorProperties: Sendable, Equatable {
         self.alignment = alignment
         self.backing = backing
         self.kernelMappings = kernelMappings ?? (dmabuf ? .pageByPage : .cpuOnly)
+        self.charge = charge ?? (lazy ? .caller : .nobody)
+        self.commit = commit ?? (lazy ? .firstTouch : .creation)
     }
 }
 

@@ -40,15 +40,16 @@ public struct UdmabufAllocator: Allocator {
                 dmabuf: true, contiguous: false, lazy: false, maxSize: sizeLimit, readOnly: false,
                 writeSealable: false, lifetime: .lastClose,
                 backing: "udmabuf over a sealed shmem memfd (scatter-gather, pages pinned at creation)",
-                kernelMappings: kernelMappings)
+                kernelMappings: kernelMappings, charge: .smafd, commit: .pinned)
         case .hugetlb(let page):
             name = "smaf-udmabuf-hugetlb"
             self.ranking = ranking ?? AllocatorRanking.udmabufHugetlb
+            // Pages of the reserved huge page pool: no memory cgroup counts them.
             properties = AllocatorProperties(
                 dmabuf: true, contiguous: true, lazy: false, maxSize: min(page, sizeLimit), readOnly: false,
                 writeSealable: false, lifetime: .lastClose, alignment: page,
                 backing: "udmabuf over a hugetlb memfd (\(page >> 20) MiB pages: contiguous up to one page, from the reserved pool)",
-                kernelMappings: kernelMappings)
+                kernelMappings: kernelMappings, charge: .nobody, commit: .pinned)
         }
     }
 

@@ -68,6 +68,15 @@ extension SmafDevice {
                 \(headroom.reserve) of the \(available) bytes of memory available
                 """))
         }
+        // Quotas: charged before the memory is taken, given back below if the
+        // buffer never reaches the table (QuotaLedger).
+        let quota: QuotaCharge?
+        switch chargeQuota(caller, pid: pid, bytes: size, allocator: allocator) {
+        case .success(let q): quota = q
+        case .failure(let refusal): return .failure(refuse(.ENOMEM, rc, refusal.description))
+        }
+        var quotaHandedOver = false
+        defer { if !quotaHandedOver, let quota { lifetime.quotas?.release(quota) } }
         let serial = nextToken.add(1, ordering: .relaxed).newValue
         let buffer: OwnedFD
         var prepared: FileIdentity?
@@ -98,6 +107,7 @@ extension SmafDevice {
         }
         var record = BufferRecord(length: size, flags: a.flags, allocator: allocator.name, ownerUID: caller.uid)
         record.selectable = selectable
+        record.stamp(creator: pid, quota: quota)
         let identity: FileIdentity
         do {
             if let prepared {
@@ -109,6 +119,7 @@ extension SmafDevice {
         } catch {
             return .failure(refuse(error, rc, error == .EMFILE || error == .ENOMEM ? limitReason(caller) : "cannot track the new buffer"))
         }
+        quotaHandedOver = true  // the record has it now; BufferLifetime gives it back
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
         let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)

@@ -26,6 +26,7 @@ extension SmafDevice {
         case HandoffProtocol.queryInfo: return info()
         case HandoffProtocol.queryStatus: return status(viewer: q.uid)
         case HandoffProtocol.queryBuffer: return describeBuffer(fd: q.argument, of: q.pid, viewer: q.uid)
+        case HandoffProtocol.queryBuffers: return listBuffers(viewer: q.uid)
         default: return nil
         }
     }
@@ -52,6 +53,8 @@ extension SmafDevice {
                     ("max_size", .uint(p.maxSize)), ("read_only", .bool(p.readOnly)),
                     ("secure_enforced", .bool(secureModule?.canEnforce(on: p) ?? false)),
                     ("backing", .string(p.backing)),
+                    ("charged_to", .string(p.charge.rawValue)), ("committed_at", .string(p.commit.rawValue)),
+                    ("quota_counted", .bool(quotas?.limits.counts(allocator: a.name, charge: p.charge) ?? false)),
                 ])
             })),
         ])
@@ -87,8 +90,10 @@ extension SmafDevice {
             ("created_total", .uint(lifetime?.createdTotal ?? 0)),
             ("handoff_connections", .uint(UInt64(handoff?.channelCount ?? 0))),
             ("by_uid", .array(buffers.totalsByUID.filter { seesEveryone || $0.uid == viewer }.map { u in
-                .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))])
+                .object([("uid", .uint(UInt64(u.uid))), ("buffers", .uint(UInt64(u.buffers))), ("bytes", .uint(u.bytes))]
+                        + quotaFields(uid: u.uid))
             })),
+            ("quotas", quotaStatus(viewer: viewer)),
             ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),
             ("refusals", .object(c.refusals.keys.sorted().map { (SmafErrno($0).description, .uint(c.refusals[$0]!)) })),
         ])

@@ -31,10 +31,10 @@ want=$(expected_allocators | sed 's/smaf-memfd/smaf-cma smaf-memfd/')
 expect "  ... lists the allocators in rank order ($want)" \
 	test "$(awk '/^ *[0-9]+  smaf-/ { printf "%s ", $2 }' "$WORK/info.txt" | sed 's/ $//')" = "$want"
 expect "  ... with the columns dmabuf, contiguous, kernel mappings, lazy, max size and secure" \
-	grep -Eq 'index +allocator +ranking +dmabuf +contiguous +kernel mappings +lazy +max size +secure +backing' "$WORK/info.txt"
+	grep -Eq 'index +allocator +ranking +dmabuf +contiguous +kernel mappings +lazy +max size +secure +charged to +committed +quota +backing' "$WORK/info.txt"
 "$CTL" info --json >"$WORK/info.json"
 expect "smafctl info --json: the allocators in rank order, each with its declared properties" \
-	json "$WORK/info.json" "' '.join(a['name'] for a in j['allocators'])=='$want' and all(type(a['dmabuf'])==bool and type(a['contiguous'])==bool and type(a['lazy'])==bool and a['max_size']>0 and a['backing'] and 'ranking' in a for a in j['allocators']) and [a['dmabuf'] for a in j['allocators'] if a['name']=='smaf-memfd']==[False] and j['secure_module']=='testsecure'"
+	json "$WORK/info.json" "' '.join(a['name'] for a in j['allocators'])=='$want' and all(type(a['dmabuf'])==bool and type(a['contiguous'])==bool and type(a['lazy'])==bool and a['max_size']>0 and a['backing'] and 'ranking' in a for a in j['allocators']) and [a['dmabuf'] for a in j['allocators'] if a['name']=='smaf-memfd']==[False] and j['secure_module']=='testsecure' and all(a['charged_to'] in ('caller','smafd','no one') and a['committed_at'] in ('creation','first touch','pinned') and a['quota_counted']==(a['charged_to']!='caller') for a in j['allocators']) and [a['charged_to'] for a in j['allocators'] if a['name']=='smaf-memfd']==['caller']"
 
 "$CTL" create --size 4M >"$WORK/create.txt"
 rc=$?
@@ -58,11 +58,23 @@ expect "smafctl status exits 0 and shows 2 live buffers" bash -c "[ $rc = 0 ] &&
 "$CTL" status --json >"$WORK/status.json"
 expect "smafctl status --json: per-uid buffers, connections, requests and refusals" \
 	json "$WORK/status.json" "j['live_buffers']==2 and sorted((u['uid'],u['buffers'],u['bytes']) for u in j['by_uid'])==[(0,1,8192),(65534,1,8192)] and j['handoff_connections']>=2 and j['requests']['SMAF_IOC_CREATE']>=4 and j['refusals']['EINVAL']>=1 and j['created_total']>=4"
+expect "smafctl status --json: the quotas per user and allocator, each with its limit" \
+	json "$WORK/status.json" "[(u['uid'],u['buffers'],u['bytes']) for u in j['quotas']['by_user']]==[(0,1,8192),(65534,1,8192)] and all(u['limit']==j['quotas']['user_limit']>0 for u in j['quotas']['by_user']) and sum(a['buffers'] for a in j['quotas']['by_allocator'])==2 and j['quotas']['total']['bytes']==16384 and j['quotas']['total_limit']>0"
+expect "smafctl status's table: a per-user line for each holder" bash -c "grep -A3 '^per user:' '$WORK/status.txt' | grep -Eq '^ +65534 +1 +8 KiB '"
+"$CTL" buffers >"$WORK/buffers.txt"
+sed 's/^/    /' "$WORK/buffers.txt"
+expect "smafctl buffers (root) lists both held buffers" bash -c "grep -q '^2 live buffers' '$WORK/buffers.txt' && grep -Eq '^ +pid +uid +allocator +size +counted +age +open in +mapped in +cgroup' '$WORK/buffers.txt'"
+"$CTL" buffers --json >"$WORK/buffers.json"
+expect "smafctl buffers --json: creator uid and size, open in its creator (pid), mapped nowhere" \
+	json "$WORK/buffers.json" "sorted((b['uid'],b['bytes']) for b in j['buffers'])==[(0,8192),(65534,8192)] and all(b['pid']>0 and b['open_in']==[b['pid']] and b['mapped_in']==[] for b in j['buffers'])"
 # The socket is open to every user; the per-uid table is not.
 install -m 0755 "$CTL" "$BIN/smafctl"
 as_nobody "$BIN/smafctl" status --json >"$WORK/status-nobody.json"
 expect "smafctl status as nobody: the totals, but only nobody's own row of the per-uid table" \
-	json "$WORK/status-nobody.json" "j['live_buffers']==2 and [(u['uid'],u['buffers'],u['bytes']) for u in j['by_uid']]==[(65534,1,8192)]"
+	json "$WORK/status-nobody.json" "j['live_buffers']==2 and [(u['uid'],u['buffers'],u['bytes']) for u in j['by_uid']]==[(65534,1,8192)] and [u['uid'] for u in j['quotas']['by_user']]==[65534]"
+as_nobody "$BIN/smafctl" buffers --json >"$WORK/buffers-nobody.json"
+expect "smafctl buffers as nobody: only nobody's own buffer" \
+	json "$WORK/buffers-nobody.json" "j['live_buffers']==1 and [b['uid'] for b in j['buffers']]==[65534] and j['buffers'][0]['open_in']==[j['buffers'][0]['pid']]"
 kill "$h1" "$h2"
 wait "$h1" "$h2" 2>/dev/null
 

@@ -28,6 +28,11 @@
 # Boot 2: the enabled unit is active by itself, cuse loaded, /dev/smaf
 # root:smaf 0660, the same allocators, the user's client works in a new
 # login session, and neither boot's journal has a seccomp kill.
+#   6. quotas under systemd: the unit's MemoryHigh=/MemoryMax= are 60%/70%
+#      of memory; the user's system-heap hog (Tests/vm/quota/quota_hog.c, built
+#      with pkg-config) stops at a quarter of memory, counted in its login
+#      session's cgroup; with MemoryMax= lowered to smafd's usage + 48 MiB,
+#      a udmabuf hog gets ENOMEM and smafd is neither OOM-killed nor restarted.
 set -u
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd -P)
 SELF=$ROOT/Tests/vm/systemd/systemd-tests.sh
@@ -244,6 +249,45 @@ else
 	show "$WORK/member"
 	expect "$MEMBER, in a new login session, creates, maps and writes a buffer (rc=$rc)" \
 		bash -c "[ $rc = 0 ] && grep -q '^created, mapped and wrote' '$WORK/member'"
+
+	echo "# --- 6. quotas under systemd: the unit's MemoryHigh=/MemoryMax=, a session's hog"
+	mem=$(awk '/^MemTotal:/ { print $2 * 1024 }' /proc/meminfo)
+	high=$(systemctl show -P MemoryHigh smafd) max=$(systemctl show -P MemoryMax smafd)
+	cg=/sys/fs/cgroup$(systemctl show -P ControlGroup smafd)
+	echo "    MemTotal $mem bytes; MemoryHigh=$high, MemoryMax=$max; $cg holds $(cat "$cg/memory.current")"
+	expect "MemoryHigh= is 60% of memory" awk -v v="$high" -v m="$mem" 'BEGIN { exit !(v >= m * 0.59 && v <= m * 0.61) }'
+	expect "MemoryMax= is 70% of memory" awk -v v="$max" -v m="$mem" 'BEGIN { exit !(v >= m * 0.69 && v <= m * 0.71) }'
+	expect_eq "  ... and smafd's cgroup has them (memory.high, memory.max)" "$high $max" "$(cat "$cg/memory.high") $(cat "$cg/memory.max")"
+	install -o "$MEMBER" -m 0644 "$ROOT/Tests/vm/quota/quota_hog.c" "/home/$MEMBER/quota_hog.c"
+	in_session "$MEMBER" 'cc -o quota-hog quota_hog.c $(pkg-config --cflags --libs libsmaf)' >"$WORK/hogbuild" 2>&1 ||
+		{ bad "quota_hog.c does not build with pkg-config"; show "$WORK/hogbuild"; }
+	if [ -e /dev/dma_heap/system ]; then
+		want=$((mem / 4 / (64 << 20)))
+		in_session "$MEMBER" "./quota-hog $((64 << 20)) 100 smaf-heap-system hold" >"$WORK/qhog" 2>&1 &
+		wait_line "$WORK/qhog" 'created=' 300
+		show "$WORK/qhog"
+		expect "$MEMBER's system-heap hog stops at a quarter of memory ($want buffers of 64 MiB) with ENOMEM" \
+			grep -q "^created=$want bytes=$((want << 26)) errno=ENOMEM" "$WORK/qhog"
+		smafctl status --json | python3 -c 'import json, sys; d = json.load(sys.stdin)["quotas"]; print([(c["cgroup"], c["buffers"]) for c in d["by_cgroup"]])' >"$WORK/qcg"
+		show "$WORK/qcg"
+		expect "  ... counted in its login session's cgroup" grep -Eq "^\[\('/user.slice/user-$(id -u "$MEMBER").slice/session-c?[0-9]+.scope', $want\)\]" "$WORK/qcg"
+		kill -TERM "$(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "$WORK/qhog")"
+		wait
+	fi
+	if [ -e /dev/udmabuf ]; then
+		oom0=$(awk '/^oom_kill / { print $2 }' /proc/vmstat)
+		pid0=$(systemctl show -P MainPID smafd)
+		bound=$((($(cat "$cg/memory.current") + (48 << 20)) / 4096 * 4096))
+		run_test "systemctl set-property --runtime smafd MemoryMax=$bound (smafd's usage + 48 MiB)" \
+			systemctl set-property --runtime smafd MemoryMax="$bound"
+		in_session "$MEMBER" "./quota-hog $((16 << 20)) 100 smaf-udmabuf" >"$WORK/uhog" 2>&1
+		show "$WORK/uhog"
+		expect "$MEMBER's udmabuf hog gets ENOMEM before smafd's cgroup is full" grep -Eq '^created=[1-9][0-9]* .*errno=ENOMEM' "$WORK/uhog"
+		expect_eq "  ... and smafd lives on: same pid, never restarted, no OOM kill in its cgroup or the machine" \
+			"$pid0 0 0 $oom0" "$(systemctl show -P MainPID smafd) $(systemctl show -P NRestarts smafd) $(awk '/^oom_kill / { print $2 }' "$cg/memory.events") $(awk '/^oom_kill / { print $2 }' /proc/vmstat)"
+		systemctl set-property --runtime smafd MemoryMax=70%
+		expect_eq "MemoryMax= is back to 70%" "$max" "$(cat "$cg/memory.max")"
+	fi
 	expect "no SIGSYS, seccomp kill or core dump in either boot's journal" no_seccomp_kills
 	check_exposure
 fi
