@@ -31,16 +31,9 @@ cleanup() {
 trap cleanup EXIT
 export SYSTEMD_IGNORE_CHROOT=1 # udevadm in the VM's chroot (part 1 asks it too)
 
-node_of() { # node_of NAME: /dev/videoN whose sysfs name is NAME
-	local d
-	for d in /sys/class/video4linux/video*; do
-		[ "$(cat "$d/name" 2>/dev/null)" = "$1" ] && { echo "/dev/${d##*/}"; return 0; }
-	done
-	return 1
-}
-v0=$(node_of vivid-000-vid-cap)
-v1=$(node_of vivid-001-vid-cap)
-card=$(for c in /sys/class/drm/card*; do [ "$(basename "$(readlink -f "$c/device")")" = vgem ] && echo "/dev/dri/${c##*/}"; done | head -n 1)
+v0=$(v4l2_node vivid-000-vid-cap)
+v1=$(v4l2_node vivid-001-vid-cap)
+card=$(drm_card vgem)
 expect "vivid's capture nodes and vgem's card are there ($v0, $v1, $card)" test -n "$v0" -a -n "$v1" -a -n "$card"
 
 echo "# --- 1. no udev data"
