@@ -251,7 +251,7 @@ phase_install() {
 			"$(zsh -fc "autoload -U compinit; compinit -u -d '$WORK/zcompdump'; print \${_comps[$c]}" 2>&1)"
 	done
 	bash -c "$(/usr/bin/smafctl --generate-completion-script bash); COMP_WORDS=(smafctl c); COMP_CWORD=1; COMP_LINE='smafctl c'; COMP_POINT=9; _smafctl; echo \"\${COMPREPLY[*]}\"" >"$WORK/compl" 2>&1
-	expect_eq "  ... and smafctl's offers its commands after 'smafctl '" "check create devices help info status" \
+	expect_eq "  ... and smafctl's offers its commands after 'smafctl '" "buffers check create devices help info status" \
 		"$(tr ' ' '\n' <"$WORK/compl" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 	echo "# --- what the man pages say of files and exit status"
