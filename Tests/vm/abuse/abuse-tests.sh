@@ -13,7 +13,7 @@
 # no fd more than at its start. Prints "ok"/"FAIL" lines and
 # "abuse-tests: N passed, M failed".
 . "$(dirname "$0")/../testlib.sh"
-setup abuse-tests "$1" "$2" abuse
+setup abuse-tests "$1" "$2" abuse-test
 NODE_MODE=0666
 
 # smafd's default --max-channels-per-process.

@@ -12,7 +12,7 @@
 # write to. With --user: smafd runs as nobody and isolates the same. Prints "ok"/"FAIL" lines and
 # "isolation-tests: N passed, M failed".
 . "$(dirname "$0")/../testlib.sh"
-setup isolation-tests "$1" "$2" isolation
+setup isolation-tests "$1" "$2" isolation-test
 NODE_MODE=0666
 UID_B=1002
 

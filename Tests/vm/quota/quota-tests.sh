@@ -24,7 +24,7 @@
 #    cgroup and of smafd's.
 # Prints the figures, "ok"/"FAIL" lines and "quota-tests: N passed, M failed".
 . "$(dirname "$0")/../testlib.sh"
-setup quota-tests "$1" "$2" quota-hog limit-probe
+setup quota-tests "$1" "$2" quota-hog privilege-probe
 SMAFCTL=$(dirname "$SMAFD")/smafctl
 NODE_MODE=0666
 CGROOT=/sys/fs/cgroup
@@ -122,7 +122,7 @@ avail1=$(avail)
 echo "    MemAvailable $avail0 -> $avail1 bytes while the hog holds $((want * size)); reserve $reserve"
 expect "the machine keeps more than the reserve available" test "$avail1" -gt "$reserve"
 expect "no OOM kill (oom_kill $oom0 -> $(oom_kills))" test "$(oom_kills)" = "$oom0"
-as_uid 1002 "$BIN/limit-probe" "$size" 1 "$EAGER" >"$WORK/second" 2>&1
+as_uid 1002 "$BIN/privilege-probe" "$size" 1 "$EAGER" >"$WORK/second" 2>&1
 expect "a second user still creates and maps a 64 MiB $EAGER buffer ($(cat "$WORK/second"))" \
 	grep -q "created=1 errno=none usable=yes" "$WORK/second"
 s=$(status_json | json '[(u["uid"], u["buffers"], u["bytes"], u["quota_bytes"], u["limit"]) for u in d["quotas"]["by_user"]], d["quotas"]["total"]["quota_bytes"], d["live_buffers"]')
@@ -145,7 +145,7 @@ expect_eq "smafctl status as another user shows no one else's quota" "0 0" "$b"
 unhold "$pidA"
 r=$(quotas_zero)
 expect "closing the hog's buffers gives the quota back (live buffers, bytes, counted bytes, users, cgroups: $r)" test "$r" = "0 0 0 0 0"
-as_uid 1001 "$BIN/limit-probe" "$size" 1 "$EAGER" >"$WORK/again" 2>&1
+as_uid 1001 "$BIN/privilege-probe" "$size" 1 "$EAGER" >"$WORK/again" 2>&1
 expect "and the hog's user can create again ($(cat "$WORK/again"))" grep -q "created=1 errno=none usable=yes" "$WORK/again"
 stop_smafd
 
@@ -197,7 +197,7 @@ expect "  ... and no quota refused it (smaf-memfd is not counted)" test "$(grep 
 expect "smafd survives" kill -0 "$PID"
 r=$(quotas_zero)
 expect "and forgets the hog's buffers ($r)" test "$r" = "0 0 0 0 0"
-as_uid 1002 "$BIN/limit-probe" "$size" 1 "$EAGER" >"$WORK/after" 2>&1
+as_uid 1002 "$BIN/privilege-probe" "$size" 1 "$EAGER" >"$WORK/after" 2>&1
 expect "smafd still serves ($(cat "$WORK/after"))" grep -q "created=1 errno=none usable=yes" "$WORK/after"
 stop_smafd
 
@@ -242,7 +242,7 @@ if grep -q '^smaf-udmabuf ' "$WORK/allocs"; then
 	expect "smafd survives, no OOM kill (oom_kill $oom0 -> $(oom_kills), in smafd's cgroup $(awk '/^oom_kill / { print $2 }' "$CGROOT/smaf-daemon/memory.events"))" \
 		test "$(oom_kills)" = "$oom0" -a "$(awk '/^oom_kill / { print $2 }' "$CGROOT/smaf-daemon/memory.events")" = 0
 	expect "  ... and still running" kill -0 "$PID"
-	as_uid 1002 "$BIN/limit-probe" "$size" 1 "$EAGER" >"$WORK/other" 2>&1
+	as_uid 1002 "$BIN/privilege-probe" "$size" 1 "$EAGER" >"$WORK/other" 2>&1
 	expect "other allocators still serve everyone ($EAGER: $(cat "$WORK/other"))" grep -q "created=1 errno=none usable=yes" "$WORK/other"
 	unhold "$HOG"
 	r=$(quotas_zero)

@@ -11,7 +11,7 @@
 # operations per second, smafd's resident memory and buffer counts,
 # "ok"/"FAIL" lines and "soak-tests: N passed, M failed".
 . "$(dirname "$0")/../testlib.sh"
-setup soak-tests "$1" "$2" soak
+setup soak-tests "$1" "$2" soak-test
 NODE_MODE=0666
 
 start_smafd "$WORK/smafd.log"
