@@ -12,8 +12,8 @@ WORK=$(mktemp -d /tmp/smaf-abi-tests.XXXXXX)
 # The checkout may sit in a private directory (a mktemp clone): give the
 # unprivileged user a copy of the test program it can reach.
 chmod 0755 "$WORK"
-install -m 0755 "$2" "$WORK/smaf_abi_test"
-ABI_TEST=$WORK/smaf_abi_test
+install -m 0755 "$2" "$WORK/abi_test"
+ABI_TEST=$WORK/abi_test
 
 echo "# kernel $(uname -r), smafd $SMAFD"
 

@@ -181,7 +181,7 @@ if [ "$BOOT" = 1 ]; then
 	useradd -m -s /bin/bash "$MEMBER" && useradd -m -s /bin/bash "$OUTSIDER"
 	run_test "usermod -aG smaf $MEMBER (the README's step)" usermod -aG smaf "$MEMBER"
 	for u in "$MEMBER" "$OUTSIDER"; do
-		install -o "$u" -m 0644 "$ROOT/Tests/vm/systemd/systemd_client.c" "/home/$u/session_client.c"
+		install -o "$u" -m 0644 "$ROOT/Tests/vm/systemd/systemd_client.c" "/home/$u/systemd_client.c"
 	done
 	build='cc -o systemd-client systemd_client.c $(pkg-config --cflags --libs libsmaf)'
 	in_session "$MEMBER" "$build && ./systemd-client write" >"$WORK/member" 2>&1
