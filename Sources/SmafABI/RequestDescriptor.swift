@@ -59,7 +59,7 @@ public struct RequestDescriptor: Sendable {
 
     // MARK: - The table
 
-    public static let v10: [RequestDescriptor] = [
+    private static let v10: [RequestDescriptor] = [
         RequestDescriptor(number: SmafRequest.create.rawValue, size: SmafABI.createSize, name: SmafRequest.create.name,
                           generations: .v10, layout: .create(RequestLayout.v10Create)),
         RequestDescriptor(number: SmafRequest.getSecureFlag.rawValue, size: SmafABI.secureFlagSize,
@@ -75,7 +75,7 @@ public struct RequestDescriptor: Sendable {
     private static let v10Secure = SecureFlagLayout(fd: WireField(SmafABI.SecureFlagField.fd, 4),
                                                     secure: SmafABI.SecureFlagField.secure, version: SmafABI.SecureFlagField.version)
 
-    public static let extensions: [RequestDescriptor] = SmafExtensionRequest.allCases.map { e in
+    private static let extensions: [RequestDescriptor] = SmafExtensionRequest.allCases.map { e in
         let layout: RequestLayout
         switch e {
         case .handoff: layout = .handoff
@@ -88,11 +88,14 @@ public struct RequestDescriptor: Sendable {
                                  isExtension: true, layout: layout)
     }
 
-    /// Every older generation's request, oldest generation first.
-    public static let legacy: [RequestDescriptor] = v2Requests + v3Requests + v7Requests + s64Requests
+    /// Every request, each with its slot: v10, the extensions, then the
+    /// older generations, oldest first.
+    public static let all: [RequestDescriptor] =
+        (v10 + extensions + v2Requests + v3Requests + v7Requests + s64Requests).enumerated().map { $1.at(slot: $0) }
 
-    /// Every request, each with its slot.
-    public static let all: [RequestDescriptor] = (v10 + extensions + legacy).enumerated().map { $1.at(slot: $0) }
+    /// Every older generation's request, oldest generation first (from
+    /// `all`, so each carries its slot).
+    public static let legacy: [RequestDescriptor] = all.filter(\.isLegacy)
 
     private static let byNumber: [UInt32: RequestDescriptor] =
         Dictionary(all.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })

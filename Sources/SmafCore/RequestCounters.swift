@@ -15,7 +15,7 @@ struct RequestCounters {
     /// no table knows as "other".
     var requestsByName: [(String, UInt64)] {
         let named = RequestDescriptor.all.filter { !$0.isLegacy }.map { ($0.name, requests[$0.slot]) }
-        let legacy = RequestDescriptor.legacy.reduce(UInt64(0)) { $0 + requests[RequestDescriptor.lookup($1.number)!.slot] }
+        let legacy = RequestDescriptor.legacy.reduce(UInt64(0)) { $0 + requests[$1.slot] }
         return named + [("legacy", legacy), ("other", requests[RequestDescriptor.all.count])]
     }
 
