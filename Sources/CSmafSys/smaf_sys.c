@@ -7,9 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -103,48 +101,6 @@ int smaf_sys_peer_cred(int sock, int32_t *pid, uint32_t *uid, uint32_t *gid)
 	*uid = cred.uid;
 	*gid = cred.gid;
 	return 0;
-}
-
-int smaf_sys_inotify_init(void)
-{
-	return inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-}
-
-int smaf_sys_inotify_watch_deletion(int ifd, const char *path)
-{
-	return inotify_add_watch(ifd, path, IN_DELETE_SELF);
-}
-
-int smaf_sys_inotify_watch_last_close(int ifd, const char *path)
-{
-	return inotify_add_watch(ifd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
-}
-
-int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	int events = 0;
-	for (;;) {
-		ssize_t n = read(ifd, buf, sizeof(buf));
-		if (n < 0)
-			return (errno == EAGAIN || errno == EWOULDBLOCK) ? events : -1;
-		if (n == 0)
-			return events;
-		for (char *p = buf; p < buf + n;) {
-			struct inotify_event *e = (struct inotify_event *)p;
-			/* IN_IGNORED closes every watch's life, whatever ended it;
-			 * a close event ends a last-close watch's buffer. */
-			if (e->mask & (IN_IGNORED | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))
-				gone(e->wd, ctx);
-			events++;
-			p += sizeof(struct inotify_event) + e->len;
-		}
-	}
-}
-
-int smaf_sys_eventfd(void)
-{
-	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
 
 pid_t smaf_sys_gettid(void)

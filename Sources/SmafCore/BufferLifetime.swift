@@ -35,6 +35,7 @@ public final class BufferLifetime: Sendable {
     public let quotas: QuotaLedger?
     private let watches = Mutex([Int32: (identity: FileIdentity, kind: BufferLifetimeKind)]())
     private let created = Atomic<UInt64>(0)
+    private let rescans = Atomic<UInt64>(0)
     let logger: Logger
 
     public init(table: BufferTable, quotas: QuotaLedger? = nil, logger: Logger) throws(SmafErrno) {
@@ -62,9 +63,21 @@ public final class BufferLifetime: Sendable {
     /// The first half of `track`: identify `fd` and watch its inode. A
     /// watched file with no record is simply ignored when it goes away.
     public func watch(fd: Int32, kind: BufferLifetimeKind = .inode) throws(SmafErrno) -> FileIdentity {
+        let identity = try Self.identify(fd: fd)
+        try watch(fd: fd, kind: kind, as: identity)
+        return identity
+    }
+
+    /// The identity `fd` resolves to (its device and inode).
+    public static func identify(fd: Int32) throws(SmafErrno) -> FileIdentity {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .ENOMEM }
-        let identity = FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        return FileIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// Watches `fd`, already identified as `identity`. CREATE does this after
+    /// its reply (smafd still holds `fd`, so the buffer cannot end first).
+    public func watch(fd: Int32, kind: BufferLifetimeKind, as identity: FileIdentity) throws(SmafErrno) {
         let path = "/proc/self/fd/\(fd)"
         let wd = kind == .inode ? smaf_sys_inotify_watch_deletion(inotifyFD, path)
                                 : smaf_sys_inotify_watch_last_close(inotifyFD, path)
@@ -74,7 +87,6 @@ public final class BufferLifetime: Sendable {
             throw e == ENOSPC ? .ENOSPC : .ENOMEM
         }
         watches.withLock { $0[wd] = (identity, kind) }
-        return identity
     }
 
     /// The second half: the watched file is now a live buffer. Called before
@@ -90,19 +102,49 @@ public final class BufferLifetime: Sendable {
         if let q = table.remove(identity)?.quota { quotas?.release(q) }
     }
 
-    /// Reads pending inotify events and drops the records of buffers that are
-    /// gone. Returns how many events were read.
+    /// Reads pending inotify events (one read; the event loop is told again
+    /// while more are queued) and drops the records of buffers that are
+    /// gone. After the kernel dropped events (IN_Q_OVERFLOW), the watches it
+    /// still has are compared with ours: every one missing has ended.
+    /// Returns how many events were read.
     @discardableResult
     public func drain() -> Int {
+        var overflow: Int32 = 0
         let n = smaf_sys_inotify_drain(inotifyFD, { wd, ctx in
-            let me = Unmanaged<BufferLifetime>.fromOpaque(ctx!).takeUnretainedValue()
-            if let watch = me.watches.withLock({ $0.removeValue(forKey: wd) }) {
-                if let q = me.table.remove(watch.identity)?.quota { me.quotas?.release(q) }
-                // The file is gone; the watch would only pin its inode (and a
-                // secretmem inode's pages). Its IN_IGNORED finds no entry.
-                if watch.kind == .lastClose { inotify_rm_watch(me.inotifyFD, wd) }
-            }
-        }, Unmanaged.passUnretained(self).toOpaque())
+            Unmanaged<BufferLifetime>.fromOpaque(ctx!).takeUnretainedValue().ended(wd)
+        }, Unmanaged.passUnretained(self).toOpaque(), &overflow)
+        if overflow != 0 { rescan() }
         return Int(max(n, 0))
     }
+
+    /// The watch `wd` reported its buffer gone.
+    private func ended(_ wd: Int32) {
+        guard let watch = watches.withLock({ $0.removeValue(forKey: wd) }) else { return }
+        if let q = table.remove(watch.identity)?.quota { quotas?.release(q) }
+        // The file is gone; the watch would only pin its inode (and a
+        // secretmem inode's pages). Its IN_IGNORED finds no entry.
+        if watch.kind == .lastClose { inotify_rm_watch(inotifyFD, wd) }
+    }
+
+    /// Ends every buffer whose watch the kernel no longer has. (A last-close
+    /// watch outlives its file only for secretmem, whose close events the
+    /// overflow lost; those records stay until smafd restarts.)
+    public func rescan() {
+        final class Seen { var wds = Set<Int32>() }
+        let seen = Seen()
+        let n = smaf_sys_inotify_each_watch(inotifyFD, { wd, ctx in
+            Unmanaged<Seen>.fromOpaque(ctx!).takeUnretainedValue().wds.insert(wd)
+        }, Unmanaged.passUnretained(seen).toOpaque())
+        guard n >= 0 else {
+            logger.error("inotify dropped events and its watch list cannot be read: buffers that ended meanwhile stay counted")
+            return
+        }
+        let gone = watches.withLock { w in w.keys.filter { !seen.wds.contains($0) } }
+        logger.warning("inotify dropped events (its queue overflowed): \(gone.count) ended buffers found by re-scanning \(n) watches")
+        rescans.add(1, ordering: .relaxed)
+        for wd in gone { ended(wd) }
+    }
+
+    /// Times the event queue overflowed and the watches were re-scanned.
+    public var rescanCount: UInt64 { rescans.load(ordering: .relaxed) }
 }

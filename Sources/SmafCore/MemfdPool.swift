@@ -66,6 +66,12 @@ public final class MemfdPool: Sendable {
         return p
     }
 
+    /// Tops the pool up in one batch once it is down to its low-water mark
+    /// (the event loop asks after every wake-up; most find it full enough).
+    public func refillIfLow() {
+        if count <= lowWater { refill() }
+    }
+
     /// Tops the pool up; stops early when memfds or watches run out, leaving
     /// those limits to be met (and reported) by CREATE itself.
     public func refill() {

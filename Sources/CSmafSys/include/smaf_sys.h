@@ -37,23 +37,6 @@ int smaf_sys_take_fd(int32_t pid, int fd);
 int smaf_sys_socket_kind(int sock, int *domain, int *type);
 extern const int SMAF_AF_UNIX, SMAF_SOCK_SEQPACKET;
 
-/* inotify_init1(IN_NONBLOCK | IN_CLOEXEC) */
-int smaf_sys_inotify_init(void);
-/* Watch the inode `path` resolves to for its deletion (IN_DELETE_SELF; the
- * kernel adds IN_IGNORED when the watch goes). Returns the watch descriptor. */
-int smaf_sys_inotify_watch_deletion(int ifd, const char *path);
-/* Watch the file `path` resolves to for its last close (IN_CLOSE_WRITE |
- * IN_CLOSE_NOWRITE): for files that exist once and are shared by every fd
- * and mapping (a dma-buf, a memfd_secret), that event is the buffer's end. */
-int smaf_sys_inotify_watch_last_close(int ifd, const char *path);
-/* Reads pending events; calls gone(wd, ctx) for each IN_IGNORED and each
- * close event (only last-close watches ask for those). Returns the
- * number of events read, 0 if none were pending, -1 on error. */
-int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx);
-
-/* eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), to wake a poll() loop. */
-int smaf_sys_eventfd(void);
-
 /* ioctl(fd, request, arg): Swift cannot call the variadic ioctl(2). */
 int smaf_sys_ioctl(int fd, unsigned long request, void *arg);
 

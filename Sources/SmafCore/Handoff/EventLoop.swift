@@ -8,10 +8,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// smafd's one event thread. Each turn it accepts handoff connections,
-/// answers queries on the channels (and drops those that hung up), ends
-/// the buffers inotify reports gone (BufferLifetime) and tops up the memfd
-/// pool. The request path never waits for it.
+/// smafd's one event thread. It waits on one epoll set (HandoffChannels)
+/// and, for what is ready, accepts handoff connections, answers queries on
+/// the channels (and drops those that hung up), ends the buffers inotify
+/// reports gone (BufferLifetime) and tops up the memfd pool when it runs
+/// low. The request path never waits for it.
+///
+/// Buffer ends are taken in batches: after a drain the inotify descriptor
+/// rests for `coalescing` before it is looked at again, so under a stream
+/// of closes one wake-up ends many buffers instead of one each. The
+/// records of ended buffers live on that much longer; nothing is lost (an
+/// overflowing queue is answered by a re-scan, BufferLifetime.drain).
 public final class EventLoop: Sendable {
     private let channels: HandoffChannels
     private let lifetime: BufferLifetime?
@@ -24,6 +31,9 @@ public final class EventLoop: Sendable {
     /// exited is dropped in the next turn, so a status snapshot may count up
     /// to this many such channels.
     public static let acceptsPerTurn = 16
+    /// How long the inotify descriptor rests after a drain (milliseconds).
+    public static let coalescing: Int32 = 2
+    static let inotifyKey: UInt64 = 3
 
     public init(channels: HandoffChannels, lifetime: BufferLifetime?, pool: MemfdPool? = nil, logger: Logger) {
         self.channels = channels
@@ -59,35 +69,50 @@ public final class EventLoop: Sendable {
     }
 
     private func run() {
-        let listenFD = channels.listener.raw, wakeFD = channels.doorbell.raw
+        let listenFD = channels.listener.raw, wakeFD = channels.doorbell.raw, set = channels.events.raw
+        if let l = lifetime, smaf_events_add(set, l.inotifyFD, Self.inotifyKey, 1) != 0 {
+            logger.error("event loop: cannot add inotify to the event set: \(String(cString: strerror(errno)))")
+            return
+        }
+        var keys = [UInt64](repeating: 0, count: 64), hangup = [UInt8](repeating: 0, count: 64)
+        var resting = false  // inotify is disarmed until restUntil
+        var restUntil: UInt64 = 0
         while !stopping.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
-            if let l = lifetime { fds.append(pollfd(fd: l.inotifyFD, events: Int16(POLLIN), revents: 0)) }
-            let fixed = fds.count
-            let open = channels.snapshot()
-            for c in open { fds.append(pollfd(fd: c.fd, events: Int16(POLLIN), revents: 0)) }
-            let r = poll(&fds, nfds_t(fds.count), -1)
-            if r < 0 {
+            var timeout: Int32 = -1
+            if resting {
+                let now = monotonicMilliseconds()
+                if now >= restUntil {
+                    _ = smaf_events_rearm(set, lifetime!.inotifyFD, Self.inotifyKey)
+                    resting = false
+                } else {
+                    timeout = Int32(restUntil - now)
+                }
+            }
+            let n = smaf_events_wait(set, &keys, &hangup, Int32(keys.count), timeout)
+            if n < 0 {
                 if errno == EINTR { continue }
-                logger.error("event loop: poll failed: \(String(cString: strerror(errno)))")
+                logger.error("event loop: epoll_wait failed: \(String(cString: strerror(errno)))")
                 return
             }
-            if fds[1].revents != 0 {
-                var n: UInt64 = 0
-                _ = read(wakeFD, &n, 8)
+            for i in 0..<Int(n) {
+                switch keys[i] {
+                case HandoffChannels.doorbellKey:
+                    var v: UInt64 = 0
+                    _ = read(wakeFD, &v, 8)
+                case HandoffChannels.listenerKey:
+                    // A burst of connections (or a flood from one abuser) is taken in
+                    // one turn, bounded so the channels and watches still get theirs.
+                    var taken = 0
+                    while taken < Self.acceptsPerTurn, acceptOne(listenFD) { taken += 1 }
+                case Self.inotifyKey:
+                    _ = lifetime?.drain()
+                    resting = true
+                    restUntil = monotonicMilliseconds() + UInt64(Self.coalescing)
+                default:
+                    if let c = channels.channel(key: keys[i]) { service(c, hungUp: hangup[i] != 0) }
+                }
             }
-            // A burst of connections (or a flood from one abuser) is taken in one
-            // turn, bounded so the channels and watches still get their turn.
-            if fds[0].revents != 0 {
-                var taken = 0
-                while taken < Self.acceptsPerTurn, acceptOne(listenFD) { taken += 1 }
-            }
-            if fixed > 2, fds[2].revents != 0 { _ = lifetime?.drain() }
-            for (i, c) in open.enumerated() where fds[fixed + i].revents != 0 {
-                service(c, revents: fds[fixed + i].revents)
-            }
-            pool?.refill()
+            pool?.refillIfLow()
         }
     }
 
@@ -108,7 +133,7 @@ public final class EventLoop: Sendable {
         return true
     }
 
-    private func service(_ c: HandoffChannel, revents: Int16) {
+    private func service(_ c: HandoffChannel, hungUp: Bool) {
         // Clients only ever send queries; anything else is read and dropped.
         var buf = [UInt8](repeating: 0, count: 64)
         var received: Int32 = -1
@@ -118,7 +143,7 @@ public final class EventLoop: Sendable {
             answer(HandoffQuery(kind: m.flags, uid: c.uid, pid: c.pid, argument: m.length), on: c)
         }
         let gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            || revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
+            || hungUp
         guard gone else { return }
         channels.drop(c)
         logger.debug("handoff channel of process \(c.pid) closed")
@@ -132,3 +157,4 @@ public final class EventLoop: Sendable {
         _ = reply.withUnsafeBytes { smaf_sys_send_with_fd(c.fd, $0.baseAddress, $0.count, -1) }
     }
 }
+

@@ -15,16 +15,19 @@ public struct HandoffSetupError: Error, CustomStringConvertible {
 }
 
 /// One connection: the channel of the process SO_PEERCRED (or
-/// EXT_CONNECT) named. Closed when the last reference goes: when it is
-/// dropped from the table and the event loop's snapshot is gone.
+/// EXT_CONNECT) named. Closed when the last reference goes: once it is
+/// dropped from the table and no send in flight holds it.
 final class HandoffChannel: Sendable {
     let socket: OwnedFD
     let pid: Int32
     let uid: UInt32
-    init(_ socket: consuming OwnedFD, pid: Int32, uid: UInt32) {
+    /// What the event set reports this channel under.
+    let key: UInt64
+    init(_ socket: consuming OwnedFD, pid: Int32, uid: UInt32, key: UInt64) {
         self.socket = socket
         self.pid = pid
         self.uid = uid
+        self.key = key
     }
     var fd: Int32 { socket.raw }
 }
@@ -36,11 +39,24 @@ final class HandoffChannel: Sendable {
 public final class HandoffChannels: Sendable {
     public let socketPath: String
     let listener: OwnedFD
-    /// An eventfd that makes the event loop look at the table again.
+    /// An eventfd that wakes the event loop (the pool running low, a stop).
     let doorbell: OwnedFD
+    /// The epoll set the event loop waits on. A channel joins it when it is
+    /// registered and leaves when it is dropped, so a wait never rebuilds
+    /// anything and costs the same whatever the number of channels.
+    let events: OwnedFD
     private let logger: Logger
-    /// A process's connections, oldest first; buffers go to the newest.
-    private let table = Mutex([Int32: [HandoffChannel]]())
+    private struct Table {
+        /// A process's connections, oldest first; buffers go to the newest.
+        var byProcess: [Int32: [HandoffChannel]] = [:]
+        /// Every connection by its event key.
+        var byKey: [UInt64: HandoffChannel] = [:]
+    }
+    private let table = Mutex(Table())
+    private let nextKey = Atomic<UInt64>(HandoffChannels.firstChannelKey)
+    /// Event keys below this name the loop's own descriptors.
+    static let firstChannelKey: UInt64 = 16
+    static let listenerKey: UInt64 = 1, doorbellKey: UInt64 = 2
     /// Connections one process may hold at once; more are closed unanswered,
     /// so no peer can make smafd keep unbounded state.
     public let maxChannelsPerProcess: Int
@@ -84,7 +100,16 @@ public final class HandoffChannels: Sendable {
         }
         let wake = smaf_sys_eventfd()
         guard wake >= 0 else { throw HandoffSetupError(description: "eventfd: \(String(cString: strerror(errno)))") }
-        self.doorbell = OwnedFD(wake)
+        let doorbell = OwnedFD(wake)
+        let set = smaf_events_create()
+        guard set >= 0 else { throw HandoffSetupError(description: "epoll_create1: \(String(cString: strerror(errno)))") }
+        let events = OwnedFD(set)
+        guard smaf_events_add(events.raw, listener.raw, Self.listenerKey, 0) == 0,
+              smaf_events_add(events.raw, doorbell.raw, Self.doorbellKey, 0) == 0 else {
+            throw HandoffSetupError(description: "epoll_ctl: \(String(cString: strerror(errno)))")
+        }
+        self.doorbell = doorbell
+        self.events = events
         self.listener = listener
         self.socketPath = path
         self.maxChannelsPerProcess = max(1, maxChannelsPerProcess)
@@ -104,7 +129,7 @@ public final class HandoffChannels: Sendable {
         }
     }
 
-    /// Wakes the event loop (a new channel to poll, the pool running low, a stop).
+    /// Wakes the event loop (the pool running low, a stop).
     func ring() {
         var one: UInt64 = 1
         _ = write(doorbell.raw, &one, 8)
@@ -113,48 +138,50 @@ public final class HandoffChannels: Sendable {
     /// Closes every channel and removes the socket (at shutdown; the
     /// listener and doorbell close with this object).
     func closeAll() {
-        table.withLock { $0.removeAll() }
+        table.withLock { $0 = Table() }
         unlink(socketPath)
     }
 
-    public var channelCount: Int { table.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+    public var channelCount: Int { table.withLock { $0.byKey.count } }
 
     public func hasChannel(process pid: Int32) -> Bool {
-        table.withLock { $0[pid] != nil }
+        table.withLock { $0.byProcess[pid] != nil }
     }
 
-    /// Every open channel, for the event loop to poll.
-    func snapshot() -> [HandoffChannel] { table.withLock { $0.values.flatMap { $0 } } }
+    /// The channel the event set reported under `key`, if it is still open.
+    func channel(key: UInt64) -> HandoffChannel? { table.withLock { $0.byKey[key] } }
 
     /// Forgets one connection (it closes once nobody holds it).
     func drop(_ channel: HandoffChannel) {
-        table.withLock { Self.drop(channel, in: &$0) }
+        table.withLock { drop(channel, in: &$0) }
     }
 
-    private static func drop(_ channel: HandoffChannel, in map: inout [Int32: [HandoffChannel]]) {
-        guard var list = map[channel.pid], let i = list.firstIndex(where: { $0 === channel }) else { return }
+    private func drop(_ channel: HandoffChannel, in t: inout Table) {
+        guard t.byKey.removeValue(forKey: channel.key) != nil else { return }
+        _ = smaf_events_remove(events.raw, channel.fd)
+        guard var list = t.byProcess[channel.pid], let i = list.firstIndex(where: { $0 === channel }) else { return }
         list.remove(at: i)
-        map[channel.pid] = list.isEmpty ? nil : list
+        t.byProcess[channel.pid] = list.isEmpty ? nil : list
     }
 
     /// Sends `fd` with its token to process `pid`'s channel, without blocking.
     /// ENOTCONN: no channel, or it broke (and is dropped); EAGAIN: the client
     /// is not reading and its queue is full.
     public func deliver(fd: Int32, token: Int32, flags: UInt32, length: UInt64, to pid: Int32) -> SmafErrno? {
+        // The lock only finds the channel: concurrent CREATEs send at once
+        // (a SEQPACKET message is sent whole or not at all).
+        guard let channel = table.withLock({ $0.byProcess[pid]?.last }) else { return .ENOTCONN }
         let header = HandoffMessage(token: token, flags: flags, length: length)
-        return withUnsafeTemporaryAllocation(byteCount: HandoffProtocol.messageSize, alignment: 8) { msg in
+        let n = withUnsafeTemporaryAllocation(byteCount: HandoffProtocol.messageSize, alignment: 8) { msg in
             header.encode(into: msg)
-            return table.withLock { map -> SmafErrno? in
-                guard let channel = map[pid]?.last else { return .ENOTCONN }
-                let n = smaf_sys_send_with_fd(channel.fd, msg.baseAddress, HandoffProtocol.messageSize, fd)
-                if n == HandoffProtocol.messageSize { return nil }
-                let e = errno
-                if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .EAGAIN }
-                logger.debug("handoff channel of process \(pid) broke (\(String(cString: strerror(e)))); dropping it")
-                Self.drop(channel, in: &map)
-                return .ENOTCONN
-            }
+            return smaf_sys_send_with_fd(channel.fd, msg.baseAddress, HandoffProtocol.messageSize, fd)
         }
+        if n == HandoffProtocol.messageSize { return nil }
+        let e = errno
+        if n < 0 && (e == EAGAIN || e == EWOULDBLOCK) { return .EAGAIN }
+        logger.debug("handoff channel of process \(pid) broke (\(String(cString: strerror(e)))); dropping it")
+        drop(channel)
+        return .ENOTCONN
     }
 
     /// Takes `socket` (smafd's own duplicate of an end of a socketpair the
@@ -183,9 +210,6 @@ public final class HandoffChannels: Sendable {
         case .welcomeFailed:
             return (.EINVAL, "the welcome could not be sent")
         }
-        // The loop polls the channels it knew when it last woke: wake it so
-        // this one's hang-up and queries are seen.
-        ring()
         logger.debug("handoff channel of process \(pid) (uid \(uid)) adopted from its socket pair")
         return nil
     }
@@ -198,13 +222,18 @@ public final class HandoffChannels: Sendable {
     /// read it always finds the channel.
     func register(_ socket: consuming OwnedFD, process pid: Int32, uid: UInt32) -> Registration {
         let welcome = HandoffMessage.welcome.encoded
-        let channel = HandoffChannel(socket, pid: pid, uid: uid)
-        return table.withLock { map -> Registration in
-            guard (map[pid]?.count ?? 0) < maxChannelsPerProcess else { return .overLimit }
-            map[pid, default: []].append(channel)
+        let channel = HandoffChannel(socket, pid: pid, uid: uid, key: nextKey.add(1, ordering: .relaxed).oldValue)
+        return table.withLock { t -> Registration in
+            guard (t.byProcess[pid]?.count ?? 0) < maxChannelsPerProcess else { return .overLimit }
+            guard smaf_events_add(events.raw, channel.fd, channel.key, 0) == 0 else {
+                logger.warning("cannot add a handoff channel to the event set: \(String(cString: strerror(errno)))")
+                return .welcomeFailed
+            }
+            t.byKey[channel.key] = channel
+            t.byProcess[pid, default: []].append(channel)
             let n = welcome.withUnsafeBytes { smaf_sys_send_with_fd(channel.fd, $0.baseAddress, $0.count, -1) }
             guard n == HandoffProtocol.messageSize else {
-                Self.drop(channel, in: &map)
+                drop(channel, in: &t)
                 return .welcomeFailed
             }
             return .registered

@@ -19,7 +19,7 @@ extension SmafDevice {
         if allocator.properties.charge == .smafd, let why = quotas.ownCgroup?.shortfall(for: bytes) {
             return .failure(QuotaFailure(description: "\(allocator.name): \(why)"))
         }
-        let owner = QuotaOwner(uid: caller.uid, cgroup: environment.cgroup(ofProcess: pid))
+        let owner = QuotaOwner(uid: caller.uid, cgroup: cgroups.cgroup(ofProcess: pid) { environment.cgroup(ofProcess: $0) })
         do { return .success(try quotas.charge(owner: owner, bytes: bytes, allocator: allocator.name, charge: allocator.properties.charge)) } catch {
             return .failure(QuotaFailure(description: error.description))
         }
@@ -121,9 +121,3 @@ extension BufferRecord {
     }
 }
 
-/// Seconds on CLOCK_MONOTONIC (ages do not jump with the wall clock).
-func monotonicSeconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(max(ts.tv_sec, 0))
-}
