@@ -141,15 +141,18 @@ public final class CUSEServer {
         let input = UnsafeRawBufferPointer(start: inBuf, count: inBuf == nil ? 0 : inSize)
         // Every SMAF struct fits (smafd's extensions are the largest); the
         // reply never exceeds what the kernel asked for (out_size).
+        // A CREATE's watch and smafd's closes wait until the caller has its reply.
+        var after = AfterReply()
         withUnsafeTemporaryAllocation(byteCount: SmafExtensionRequest.largestStructSize, alignment: 8) { scratch in
             let output = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(outSize, scratch.count)])
-            switch device.ioctl(request: request, input: input, output: output, caller: caller) {
+            switch device.ioctl(request: request, input: input, output: output, caller: caller, after: &after) {
             case .success(let n):
                 fuse_reply_ioctl(req, 0, n > 0 ? UnsafeRawPointer(output.baseAddress) : nil, n)
             case .failure(let e):
                 fuse_reply_err(req, e.rawValue)
             }
         }
+        device.finish(after)
     }
 
     fileprivate func handleInitDone() {

@@ -34,6 +34,8 @@ public final class SmafDevice: Sendable {
     /// The ABI generations whose request numbers are served (v10 always).
     public let generations: AbiGenerations
     let environment: any CallerEnvironment
+    /// Callers' cgroups, for their quota entries.
+    let cgroups = CgroupCache()
     /// What devices that will use a buffer need (SMAF_IOC_EXT_CREATE_FOR).
     let deviceFacts: any DeviceFactSource
     /// Said once: udev has no data, so only sysfs facts are known.
@@ -55,7 +57,7 @@ public final class SmafDevice: Sendable {
         pool: MemfdPool? = nil,
         limits: Limits = .defaults,
         environment: any CallerEnvironment = ProcFSEnvironment(),
-        deviceFacts: any DeviceFactSource = SystemDeviceFacts(),
+        deviceFacts: any DeviceFactSource = DeviceFactCache(),
         pageSize: UInt64 = UInt64(sysconf(Int32(_SC_PAGESIZE))),
         devicePath: String = "/dev/smaf",
         generations: AbiGenerations = .default,
@@ -79,9 +81,11 @@ public final class SmafDevice: Sendable {
     /// Handles one ioctl. On success returns how many bytes of `output` to
     /// send back (the kernel copies them to the caller's struct); on failure
     /// nothing is copied back, as in the driver.
+    /// Leaves what can wait for the reply in `after`: run `finish(after)`
+    /// once the reply is sent.
     public func ioctl(
         request: UInt32, input: UnsafeRawBufferPointer,
-        output: UnsafeMutableRawBufferPointer, caller: Caller
+        output: UnsafeMutableRawBufferPointer, caller: Caller, after: inout AfterReply
     ) -> Result<Int, SmafErrno> {
         guard let d = RequestDescriptor.lookup(request) else {
             counters.withLock { $0.countUnknown() }
@@ -106,21 +110,38 @@ public final class SmafDevice: Sendable {
         case .success(let c): call = c
         case .failure(let r): return .failure(refuse(r.errno, rc, r.reason))
         }
-        return perform(call, rc).map { d.encode($0, echoing: input, into: output) }
+        return perform(call, rc, &after).map { d.encode($0, echoing: input, into: output) }
+    }
+
+    /// `ioctl(request:input:output:caller:after:)` with its bookkeeping done
+    /// before it returns.
+    public func ioctl(
+        request: UInt32, input: UnsafeRawBufferPointer,
+        output: UnsafeMutableRawBufferPointer, caller: Caller
+    ) -> Result<Int, SmafErrno> {
+        var after = AfterReply()
+        let r = ioctl(request: request, input: input, output: output, caller: caller, after: &after)
+        finish(after)
+        return r
+    }
+
+    /// The bookkeeping a request left for after its reply (AfterReply).
+    public func finish(_ after: consuming AfterReply) {
+        after.run(lifetime)
     }
 
     /// Runs the operation of one decoded call.
-    private func perform(_ call: SmafCall, _ rc: RequestContext) -> Result<SmafReply, SmafErrno> {
+    private func perform(_ call: SmafCall, _ rc: RequestContext, _ after: inout AfterReply) -> Result<SmafReply, SmafErrno> {
         switch call {
         case .create(let a):
             // A v2 CREATE's allocator may still change (SELECT_BY_NAME).
-            return create(a, selectable: rc.descriptor?.generations == .v2, rc).map { .created(token: $0) }
+            return create(a, selectable: rc.descriptor?.generations == .v2, rc, after: &after).map { .created(token: $0) }
         case .getSecureFlag(let a): return getSecureFlag(a, rc).map { .secureFlag($0) }
         case .setSecureFlag(let a): return setSecureFlag(a, rc).map { .nothing }
         case .getInfo(let a): return getInfo(a, rc).map { .info(count: $0.count, name: $0.name) }
-        case let .selectByName(fd, name): return selectByName(fd: fd, name: name, rc).map { .selected(token: $0) }
+        case let .selectByName(fd, name): return selectByName(fd: fd, name: name, rc, after: &after).map { .selected(token: $0) }
         case let .createFor(a, devices):
-            return resolveDevices(devices, rc).flatMap { create(a, constraints: $0, rc) }.map { .created(token: $0) }
+            return resolveDevices(devices, rc).flatMap { create(a, constraints: $0, rc, after: &after) }.map { .created(token: $0) }
         case let .devices(length, devices): return resolveDevices(devices, rc).map { .devices(answer(length: length, $0)) }
         case .connect(let sock): return connect(sock: sock, rc).map { .connected(protocolVersion: HandoffProtocol.version) }
         case .handoff: return handoffSocket(rc)

@@ -48,6 +48,10 @@ extension HandoffTests {
         XCTAssertNotNil(create(d, length: 64 * page, name: "smaf-memfd").successValue, "caller-charged memory is not counted")
         fds.append(try receive(sock).fd)
         cgroup.path.withLock { $0 = "/qb" }
+        // A move is seen within CgroupCache.lifetime: until then the caller
+        // is still charged to /qa, which is full.
+        XCTAssertEqual(create(d, length: page, name: "smaf-heap-test").failureErrno, .ENOMEM, "the move is not seen yet")
+        usleep(useconds_t(CgroupCache.lifetime * 1000 + 100_000))
         for _ in 0..<2 {
             XCTAssertNotNil(create(d, length: page, name: "smaf-heap-test").successValue, "another cgroup of the same user")
             fds.append(try receive(sock).fd)

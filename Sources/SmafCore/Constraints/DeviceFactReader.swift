@@ -12,9 +12,10 @@ public protocol DeviceFactSource: Sendable {
     func facts(major: UInt32, minor: UInt32) -> DeviceFacts
 }
 
-/// The real source: udev properties (read afresh for every request through
-/// libudev, so a changed rule or hwdb entry applies at the next CREATE) and
-/// sysfs (dma_mask_bits, iommu_group on the device or an ancestor).
+/// The real source: udev properties (through libudev, from udev's
+/// database) and sysfs (dma_mask_bits, iommu_group on the device or an
+/// ancestor), read afresh each time. smafd asks it through DeviceFactCache,
+/// which asks again only when udev's record of the device changed.
 public struct SystemDeviceFacts: DeviceFactSource {
     public init() {}
 

@@ -14,8 +14,10 @@ extension SmafDevice {
     /// Returns the token the buffer travels under on the handoff channel.
     /// `constraints`: the devices' merged needs (EXT_CREATE_FOR).
     /// `selectable`: a v2 CREATE, whose allocator SELECT_BY_NAME may still pick.
+    /// `after` receives smafd's own descriptors of the buffer, to be
+    /// watched and closed once the reply is out (finish(_:)).
     func create(_ a: CreateArguments, constraints: DeviceConstraints = DeviceConstraints(), selectable: Bool = false,
-                _ rc: RequestContext) -> Result<Int32, SmafErrno> {
+                _ rc: RequestContext, after: inout AfterReply) -> Result<Int32, SmafErrno> {
         guard a.version == 0 else { return .failure(refuse(.EINVAL, rc, "version \(a.version) is not 0")) }
         guard a.flags & ~SmafABI.validCreateFlags == 0 else {
             return .failure(refuse(.EINVAL, rc, "flags 0x\(String(a.flags, radix: 16)) have bits outside SMAF_RDWR|SMAF_CLOEXEC (0x\(String(SmafABI.validCreateFlags, radix: 16)))"))
@@ -108,14 +110,12 @@ extension SmafDevice {
         var record = BufferRecord(length: size, flags: a.flags, allocator: allocator.name, ownerUID: caller.uid)
         record.selectable = selectable
         record.stamp(creator: pid, quota: quota)
+        // The record goes in before the buffer goes out (the caller may ask
+        // about it at once); the watch waits for the reply (AfterReply).
         let identity: FileIdentity
-        do {
-            if let prepared {
-                try lifetime.record(record, for: prepared, within: limits)
-                identity = prepared
-            } else {
-                identity = try lifetime.track(fd: buffer.raw, kind: props.lifetime, record: record, within: limits)
-            }
+        do throws(SmafErrno) {
+            if let prepared { identity = prepared } else { identity = try BufferLifetime.identify(fd: buffer.raw) }
+            try lifetime.record(record, for: identity, within: limits)
         } catch {
             return .failure(refuse(error, rc, error == .EMFILE || error == .ENOMEM ? limitReason(caller) : "cannot track the new buffer"))
         }
@@ -123,15 +123,13 @@ extension SmafDevice {
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
         let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)
-        let failed = handoff.deliver(fd: handle, token: token, flags: a.flags, length: size, to: pid)
-        // smafd's own descriptors close here, once the message is sent: from
-        // now on the kernel keeps the buffer alive for the caller.
-        _ = consume readOnly
-        _ = consume buffer
-        if let e = failed {
+        if let e = handoff.deliver(fd: handle, token: token, flags: a.flags, length: size, to: pid) {
             lifetime.forget(identity)
             return .failure(refuse(e, rc, "the buffer could not be sent to process \(pid)"))
         }
+        // From now on the kernel keeps the buffer alive for the caller;
+        // smafd's own descriptors close after the reply, once it is watched.
+        after.keep(buffer, readOnly: readOnly, watch: prepared == nil ? (identity, props.lifetime) : nil)
         return .success(token)
     }
 

@@ -11,7 +11,7 @@ extension SmafDevice {
     /// v2: not a SMAF buffer, unknown name, already bound (selected,
     /// secured, or not made by a v2 CREATE).
     /// Returns the new buffer's token when it moved, nil when it stayed.
-    func selectByName(fd: Int32, name: FixedBytes<64>, _ rc: RequestContext) -> Result<Int32?, SmafErrno> {
+    func selectByName(fd: Int32, name: FixedBytes<64>, _ rc: RequestContext, after: inout AfterReply) -> Result<Int32?, SmafErrno> {
         let tid = rc.caller.tid
         guard let identity = environment.fileIdentity(ofFD: fd, inThread: tid) else {
             return .failure(refuse(.EINVAL, rc, "fd \(fd) is not open in thread \(tid)"))
@@ -37,7 +37,7 @@ extension SmafDevice {
         a.length = length
         a.flags = flags
         a.name = FixedBytes(cString: allocator.name)
-        switch create(a, rc) {
+        switch create(a, rc, after: &after) {
         case .success(let token):
             logger.debug("v2 SELECT_BY_NAME from tid \(tid): fd \(fd) moves from \(current) to \(allocator.name) (a new buffer, handed over)")
             return .success(token)

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+import SmafABI
+import CSmafSys
+import SmafCore
+import SmafTestSupport
+import Synchronization
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What CREATE leaves off its path (docs/performance.md): the watch and
+/// smafd's closes after the reply, the re-scan that stands in for lost
+/// inotify events, and device facts kept until udev's record changes.
+extension HandoffTests {
+    func testTheWatchAndClosesComeAfterTheReply() throws {
+        let d = try device()
+        let sock = try connectChannel()
+        defer { close(sock) }
+        var after = AfterReply()
+        let input = createData(length: 8192, flags: 0x80002, name: "").encoded
+        var out = [UInt8](repeating: 0, count: input.count)
+        let r = input.withUnsafeBytes { i in out.withUnsafeMutableBytes {
+            d.ioctl(request: SmafRequest.create.rawValue, input: i, output: $0, caller: me, after: &after)
+        } }
+        XCTAssertEqual(r.successValue, input.count)
+        let (_, fd, _) = try receive(sock)
+        XCTAssertEqual(status(d).buffers, 1, "the record is there before the reply")
+        close(fd)
+        usleep(50_000)
+        lifetime.drain()
+        XCTAssertEqual(status(d).buffers, 1, "smafd's own fd still holds the buffer until finish")
+        d.finish(after)
+        waitUntilNoBuffers(d)
+        XCTAssertEqual(status(d).buffers, 0, "watched, then closed: its end is seen")
+    }
+
+    func testARescanEndsTheBuffersWhoseEventsWereLost() throws {
+        // A lifetime no event loop drains: its events stay queued, as if lost.
+        let quiet = try BufferLifetime(table: BufferTable(), logger: logs.logger)
+        var fds: [Int32] = []
+        for i in 0..<3 {
+            let fd = smaf_sys_memfd("smaf-rescan-test")
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            _ = try quiet.track(fd: fd, record: BufferRecord(length: 4096 * UInt64(i + 1), flags: 0, allocator: "smaf-memfd", ownerUID: 0))
+            fds.append(fd)
+        }
+        close(fds[0])
+        close(fds[2])
+        XCTAssertEqual(quiet.table.count, 3, "nothing drained yet")
+        quiet.rescan()
+        XCTAssertEqual(quiet.table.count, 1, "the two closed buffers' watches are gone from the kernel's list")
+        XCTAssertEqual(quiet.table.totals.bytes, 8192, "the live one stays")
+        XCTAssertEqual(quiet.rescanCount, 1)
+        XCTAssertTrue(logs.contains("2 ended buffers found by re-scanning 1 watches"), logs.messages(at: .warning).joined(separator: "\n"))
+        close(fds[1])
+    }
+
+    func testDeviceFactsAreReadAgainOnlyWhenUdevsRecordChanges() throws {
+        final class Counting: DeviceFactSource {
+            let calls = Atomic(0)
+            func facts(major: UInt32, minor: UInt32) -> DeviceFacts {
+                var f = DeviceFacts(device: "c \(major):\(minor)")
+                f.contiguous = calls.add(1, ordering: .relaxed).newValue > 1
+                return f
+            }
+        }
+        let source = Counting()
+        let cache = DeviceFactCache(source, udevData: dir)
+        XCTAssertFalse(cache.facts(major: 1, minor: 3).contiguous)
+        XCTAssertFalse(cache.facts(major: 1, minor: 3).contiguous, "the second ask is answered from the cache")
+        XCTAssertEqual(cache.sourceReads, 1)
+        // udev writes a record for the device (a new file, renamed into place).
+        let record = "\(dir)/c1:3"
+        XCTAssertTrue(FileManager.default.createFile(atPath: record + ".tmp", contents: Data("E:SMAF_DMA_CONTIGUOUS=1\n".utf8)))
+        XCTAssertEqual(rename(record + ".tmp", record), 0)
+        XCTAssertTrue(cache.facts(major: 1, minor: 3).contiguous, "a new record: read afresh")
+        XCTAssertEqual(cache.sourceReads, 2)
+        _ = cache.facts(major: 1, minor: 3)
+        XCTAssertEqual(cache.sourceReads, 2)
+        XCTAssertTrue(FileManager.default.createFile(atPath: record + ".tmp", contents: Data("E:SMAF_DMA_CONTIGUOUS=0\n".utf8)))
+        XCTAssertEqual(rename(record + ".tmp", record), 0)
+        _ = cache.facts(major: 1, minor: 3)
+        XCTAssertEqual(cache.sourceReads, 3, "every rewrite of the record counts")
+        _ = cache.facts(major: 1, minor: 5)
+        XCTAssertEqual(cache.sourceReads, 4, "another device is its own entry")
+    }
+}
