@@ -25,6 +25,8 @@ public final class SmafDevice: Sendable {
     public let lifetime: BufferLifetime?
     /// Memfds prepared ahead of time (optional; see MemfdPool).
     public let pool: MemfdPool?
+    /// Buffers exported ahead of time (optional; see ExportPool).
+    public let exports: ExportPool?
     /// Per-user and per-buffer bounds on CREATE.
     public let limits: Limits
     /// What eager allocators must leave free.
@@ -55,6 +57,7 @@ public final class SmafDevice: Sendable {
         handoff: HandoffChannels? = nil,
         lifetime: BufferLifetime? = nil,
         pool: MemfdPool? = nil,
+        exports: ExportPool? = nil,
         limits: Limits = .defaults,
         environment: any CallerEnvironment = ProcFSEnvironment(),
         deviceFacts: any DeviceFactSource = DeviceFactCache(),
@@ -71,6 +74,7 @@ public final class SmafDevice: Sendable {
         self.handoff = handoff
         self.lifetime = lifetime
         self.pool = pool
+        self.exports = exports
         self.limits = limits
         self.environment = environment
         self.deviceFacts = deviceFacts

@@ -181,6 +181,7 @@ struct Smafd: ParsableCommand {
         // Memfds prepared ahead only serve unnamed buffers when a memfd
         // allocator comes first; otherwise they would only hold watches.
         let pool = registry.allocators.first?.usesPlainMemfd == true ? MemfdPool(lifetime: lifetime) : nil
+        let exports = ExportPool(lifetime: lifetime, logger: logger)
         let handoff: HandoffChannels
         do {
             if let target { try PrivilegeDrop.prepareDirectory(socketDir, for: target) }
@@ -191,10 +192,10 @@ struct Smafd: ParsableCommand {
             print("smafd: \(error)", to: &stderrStream)
             throw ExitCode(1)
         }
-        let events = EventLoop(channels: handoff, lifetime: lifetime, pool: pool, logger: logger)
+        let events = EventLoop(channels: handoff, lifetime: lifetime, pool: pool, exports: exports, logger: logger)
         defer { events.stop() }
         let device = SmafDevice(registry: registry, secureModule: module,
-                                handoff: handoff, lifetime: lifetime, pool: pool, limits: try limits(), devicePath: "/dev/\(devname)",
+                                handoff: handoff, lifetime: lifetime, pool: pool, exports: exports, limits: try limits(), devicePath: "/dev/\(devname)",
                                 generations: try generations(), logger: logger)
         events.setQueryResponder { [device] q in device.answer(q) }
         let notify = SystemdNotify()

@@ -86,4 +86,55 @@ extension HandoffTests {
         _ = cache.facts(major: 1, minor: 5)
         XCTAssertEqual(cache.sourceReads, 4, "another device is its own entry")
     }
+
+    func testPooledExportsServeCreatesOnceEachWithinTheBudget() throws {
+        let page: UInt64 = 4096
+        let heap = NamedAllocator.dmabuf("smaf-heap-test", ranking: 2)  // eager
+        let exports = ExportPool(lifetime: lifetime, depth: 4, shelves: 2, budget: 10 * page, logger: logs.logger)
+        let module = SecurePolicy.testsecure.makeModule()
+        let r = AllocatorRegistry(securing: module)
+        try r.register(heap)
+        try r.register(MemfdAllocator())
+        let d = SmafDevice(registry: r, secureModule: module, handoff: server, lifetime: lifetime, exports: exports,
+                           environment: ProcFSEnvironment(), logger: logs.logger)
+        let sock = try connectChannel()
+        defer { close(sock) }
+        var inodes = Set<UInt64>(), fds: [Int32] = []
+        func createAndReceive(_ length: UInt64, _ name: String, flags: UInt32 = 0x80002) throws {
+            XCTAssertNotNil(create(d, length: length, flags: flags, name: name).successValue, "\(name) \(length)")
+            let fd = try receive(sock).fd
+            var st = stat()
+            XCTAssertEqual(fstat(fd, &st), 0)
+            XCTAssertEqual(UInt64(st.st_size), length, "exactly the size asked for")
+            XCTAssertTrue(inodes.insert(UInt64(st.st_ino)).inserted, "never a buffer handed out before")
+            fds.append(fd)
+        }
+        try createAndReceive(2 * page, "smaf-heap-test")
+        XCTAssertEqual(exports.counts.misses, 1, "the first of a pair is a miss that teaches the pool")
+        exports.refill()
+        XCTAssertEqual(exports.shelved.buffers, 4)
+        XCTAssertEqual(exports.shelved.eagerBytes, 8 * page, "within the 10-page budget")
+        for _ in 0..<3 { try createAndReceive(2 * page, "smaf-heap-test") }
+        XCTAssertEqual(exports.counts.hits, 3)
+        XCTAssertEqual(exports.shelved.eagerBytes, 2 * page)
+        try createAndReceive(3 * page, "smaf-heap-test")
+        try createAndReceive(2 * page, "smaf-heap-test", flags: 0x80000)
+        XCTAssertEqual(exports.counts.misses, 1, "3 pages x 4 exceed the budget, and read-only is never pooled")
+        try createAndReceive(64 * page, "smaf-memfd")
+        try createAndReceive(32 * page, "smaf-memfd")
+        exports.refill()
+        XCTAssertEqual(exports.shelved.buffers, 8, "lazy buffers take no budget; the third pair evicted the first")
+        XCTAssertEqual(exports.shelved.eagerBytes, 0)
+        try createAndReceive(64 * page, "smaf-memfd")
+        XCTAssertEqual(exports.counts.hits, 4)
+        XCTAssertEqual(status(d).buffers, 9)
+        for fd in fds { close(fd) }
+        waitUntilNoBuffers(d)
+        XCTAssertEqual(status(d).buffers, 0, "a pooled buffer's end is seen like any other")
+        XCTAssertTrue(d.status(viewer: 0).rendered.contains(#""exports_hits":4,"exports_misses":3,"exports_made":12"#), d.status(viewer: 0).rendered)
+        exports.close()
+        var handedOut = false
+        if let _ = exports.take(heap, length: 2 * page) { handedOut = true }
+        XCTAssertFalse(handedOut, "closed: nothing is handed out")
+    }
 }

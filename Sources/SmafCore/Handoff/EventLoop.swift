@@ -11,8 +11,8 @@ import Glibc
 /// smafd's one event thread. It waits on one epoll set (HandoffChannels)
 /// and, for what is ready, accepts handoff connections, answers queries on
 /// the channels (and drops those that hung up), ends the buffers inotify
-/// reports gone (BufferLifetime) and tops up the memfd pool when it runs
-/// low. The request path never waits for it.
+/// reports gone (BufferLifetime) and tops up the pools (MemfdPool,
+/// ExportPool) when they run low. The request path never waits for it.
 ///
 /// Buffer ends are taken in batches: after a drain the inotify descriptor
 /// rests for `coalescing` before it is looked at again, so under a stream
@@ -23,6 +23,7 @@ public final class EventLoop: Sendable {
     private let channels: HandoffChannels
     private let lifetime: BufferLifetime?
     private let pool: MemfdPool?
+    private let exports: ExportPool?
     private let logger: Logger
     private let responder = Mutex<(@Sendable (HandoffQuery) -> JSONValue?)?>(nil)
     private let stopping = Atomic(false)
@@ -35,12 +36,15 @@ public final class EventLoop: Sendable {
     public static let coalescing: Int32 = 2
     static let inotifyKey: UInt64 = 3
 
-    public init(channels: HandoffChannels, lifetime: BufferLifetime?, pool: MemfdPool? = nil, logger: Logger) {
+    public init(channels: HandoffChannels, lifetime: BufferLifetime?, pool: MemfdPool? = nil,
+                exports: ExportPool? = nil, logger: Logger) {
         self.channels = channels
         self.lifetime = lifetime
         self.pool = pool
+        self.exports = exports
         self.logger = logger
         pool?.onLow { [channels] in channels.ring() }
+        exports?.onLow { [channels] in channels.ring() }
     }
 
     /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel;
@@ -59,13 +63,14 @@ public final class EventLoop: Sendable {
     }
 
     /// Stops the thread, closes every channel, removes the socket and
-    /// closes the pool's memfds.
+    /// closes the pools' buffers.
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         channels.ring()
         if let t = thread.withLock({ $0 }) { pthread_join(t, nil) }
         channels.closeAll()
         pool?.close()
+        exports?.close()
     }
 
     private func run() {
@@ -113,6 +118,7 @@ public final class EventLoop: Sendable {
                 }
             }
             pool?.refillIfLow()
+            exports?.refill()
         }
     }
 

@@ -87,6 +87,10 @@ extension SmafDevice {
                 prepared = p.identity
                 try MemfdAllocator.sizeAndSeal(p.fd.raw, length: size)
                 buffer = p.fd
+            } else if let exports, exports.pools(allocator, length: size, readWrite: readWrite),
+                      let p = exports.take(allocator, length: size) {
+                prepared = p.identity
+                buffer = p.fd
             } else {
                 buffer = try allocator.allocate(AllocationRequest(length: size, readWrite: readWrite, recipient: pid))
             }

@@ -96,7 +96,22 @@ extension SmafDevice {
             ("quotas", quotaStatus(viewer: viewer)),
             ("requests", .object(c.requestsByName.map { ($0.0, .uint($0.1)) })),
             ("refusals", .object(c.refusals.keys.sorted().map { (SmafErrno($0).description, .uint(c.refusals[$0]!)) })),
+            ("ahead", aheadStatus),
         ])
+    }
+
+    /// What was made ahead of the requests (ExportPool, MemfdPool) and how
+    /// often buffer ends had to be re-scanned (BufferLifetime.rescan).
+    private var aheadStatus: JSONValue {
+        var fields: [(String, JSONValue)] = [("memfds_ready", .uint(UInt64(pool?.count ?? 0)))]
+        if let exports {
+            let c = exports.counts, s = exports.shelved
+            fields += [("exports_ready", .uint(UInt64(s.buffers))), ("exports_eager_bytes", .uint(s.eagerBytes)),
+                       ("exports_budget", .uint(exports.budget)), ("exports_hits", .uint(c.hits)),
+                       ("exports_misses", .uint(c.misses)), ("exports_made", .uint(c.made))]
+        }
+        fields.append(("inotify_rescans", .uint(lifetime?.rescanCount ?? 0)))
+        return .object(fields)
     }
 
     /// How many times a request number came (tests).
