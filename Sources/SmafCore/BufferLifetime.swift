@@ -36,6 +36,10 @@ public final class BufferLifetime: Sendable {
     private let watches = Mutex([Int32: (identity: FileIdentity, kind: BufferLifetimeKind)]())
     private let created = Atomic<UInt64>(0)
     private let rescans = Atomic<UInt64>(0)
+    /// Until when (ms) watches count as scarce after one could not be added.
+    private let scarceUntil = Atomic<UInt64>(0)
+    /// fs.inotify.max_user_watches, re-read at most once a second.
+    private let watchLimit = Mutex<(limit: Int, until: UInt64)>((0, 0))
     let logger: Logger
 
     public init(table: BufferTable, quotas: QuotaLedger? = nil, logger: Logger) throws(SmafErrno) {
@@ -83,11 +87,31 @@ public final class BufferLifetime: Sendable {
                                 : smaf_sys_inotify_watch_last_close(inotifyFD, path)
         guard wd >= 0 else {
             let e = errno
+            if e == ENOSPC { scarceUntil.store(monotonicMilliseconds() + 1000, ordering: .relaxed) }
             logger.warning("cannot watch a new buffer (\(String(cString: strerror(e)))); raise fs.inotify.max_user_watches")
             throw e == ENOSPC ? .ENOSPC : .ENOMEM
         }
         watches.withLock { $0[wd] = (identity, kind) }
     }
+
+    /// Whether a new buffer should be watched before CREATE replies, so that
+    /// running out of watches is the caller's ENOSPC rather than a buffer
+    /// smafd cannot follow: near fs.inotify.max_user_watches, or within a
+    /// second of a watch that could not be added.
+    public var watchesAreScarce: Bool {
+        let now = monotonicMilliseconds()
+        if scarceUntil.load(ordering: .relaxed) > now { return true }
+        let limit = watchLimit.withLock { c -> Int in
+            if c.until <= now {
+                c.limit = readSmallFile("/proc/sys/fs/inotify/max_user_watches").flatMap { firstNumber(in: $0) }.map { Int($0) } ?? 0
+                c.until = now + 1000
+            }
+            return c.limit
+        }
+        return watches.withLock { $0.count } + Self.watchMargin >= limit
+    }
+    /// Watches kept free for other inotify users of smafd's uid.
+    static let watchMargin = 64
 
     /// The second half: the watched file is now a live buffer. Called before
     /// smafd lets go of its fd, so the record always precedes the watch firing.

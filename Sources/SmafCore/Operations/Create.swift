@@ -124,6 +124,17 @@ extension SmafDevice {
             return .failure(refuse(error, rc, error == .EMFILE || error == .ENOMEM ? limitReason(caller) : "cannot track the new buffer"))
         }
         quotaHandedOver = true  // the record has it now; BufferLifetime gives it back
+        // Near the watch limit, the watch comes first, so its failure is ENOSPC.
+        var watched = prepared != nil
+        if !watched && lifetime.watchesAreScarce {
+            do throws(SmafErrno) {
+                try lifetime.watch(fd: buffer.raw, kind: props.lifetime, as: identity)
+                watched = true
+            } catch {
+                lifetime.forget(identity)
+                return .failure(refuse(error, rc, "cannot watch the new buffer"))
+            }
+        }
         // The fd field carries a token (<= -2, never an fd number) that names
         // the message the buffer travels in; the client swaps in the real fd.
         let token = -2 - Int32(bitPattern: serial & 0x3FFF_FFFF)
@@ -133,7 +144,7 @@ extension SmafDevice {
         }
         // From now on the kernel keeps the buffer alive for the caller;
         // smafd's own descriptors close after the reply, once it is watched.
-        after.keep(buffer, readOnly: readOnly, watch: prepared == nil ? (identity, props.lifetime) : nil)
+        after.keep(buffer, readOnly: readOnly, watch: watched ? nil : (identity, props.lifetime))
         return .success(token)
     }
 
