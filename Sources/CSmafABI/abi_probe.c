@@ -58,7 +58,7 @@ static const struct field ext_status_fields[] = {
 	FIELD(smaf_ext_status, version), FIELD(smaf_ext_status, live_buffers),
 	FIELD(smaf_ext_status, live_bytes), FIELD(smaf_ext_status, channels),
 	FIELD(smaf_ext_status, secure_buffers), FIELD(smaf_ext_status, created_total),
-	FIELD(smaf_ext_status, reserved),
+	FIELD(smaf_ext_status, ready_ahead), FIELD(smaf_ext_status, reserved),
 	{ NULL, 0, 0 },
 };
 

@@ -88,6 +88,7 @@ extension RequestDescriptor {
             output.setField(F.channels, s.channels)
             output.setField(F.secureBuffers, s.secureBuffers)
             output.setField(F.createdTotal, s.createdTotal)
+            output.setField(F.readyAhead, s.readyAhead)
         default:
             preconditionFailure("\(name): reply \(reply) does not fit layout \(layout.kind)")
         }

@@ -115,6 +115,6 @@ public enum SmafExtensionRequest: UInt32, CaseIterable, Sendable {
     }
     public enum StatusField {
         public static let version = 0, liveBuffers = 8, liveBytes = 16, channels = 24
-        public static let secureBuffers = 28, createdTotal = 32, reserved = 40
+        public static let secureBuffers = 28, createdTotal = 32, readyAhead = 40, reserved = 48
     }
 }

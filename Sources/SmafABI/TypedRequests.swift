@@ -74,6 +74,8 @@ public struct StatusAnswer: Sendable, Equatable {
     public var channels: UInt32 = 0
     public var secureBuffers: UInt32 = 0
     public var createdTotal: UInt64 = 0
+    /// Buffers the pools hold ready (smafd's own fds).
+    public var readyAhead: UInt64 = 0
     public init() {}
 }
 

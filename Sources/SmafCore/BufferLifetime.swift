@@ -150,9 +150,12 @@ public final class BufferLifetime: Sendable {
         if watch.kind == .lastClose { inotify_rm_watch(inotifyFD, wd) }
     }
 
-    /// Ends every buffer whose watch the kernel no longer has. (A last-close
-    /// watch outlives its file only for secretmem, whose close events the
-    /// overflow lost; those records stay until smafd restarts.)
+    /// After lost events: ends every buffer whose watch the kernel no longer
+    /// has (a memfd's inode died), and every last-close buffer no process
+    /// holds open or mapped any more (such a watch pins its inode, so it
+    /// stays listed; BufferHolders looks through /proc, smafd's own fds
+    /// included). A buffer only an importing device still holds counts as
+    /// ended then: an overflow costs that much accuracy.
     public func rescan() {
         final class Seen { var wds = Set<Int32>() }
         let seen = Seen()
@@ -163,10 +166,14 @@ public final class BufferLifetime: Sendable {
             logger.error("inotify dropped events and its watch list cannot be read: buffers that ended meanwhile stay counted")
             return
         }
-        let gone = watches.withLock { w in w.keys.filter { !seen.wds.contains($0) } }
-        logger.warning("inotify dropped events (its queue overflowed): \(gone.count) ended buffers found by re-scanning \(n) watches")
+        let (vanished, lastClose) = watches.withLock { w in
+            (w.keys.filter { !seen.wds.contains($0) }, w.filter { seen.wds.contains($0.key) && $0.value.kind == .lastClose })
+        }
+        let held = BufferHolders.scan(Set(lastClose.values.map(\.identity)), onlyUID: nil)
+        let unheld = lastClose.filter { held[$0.value.identity] == nil }.map(\.key)
+        logger.warning("inotify dropped events (its queue overflowed): \(vanished.count + unheld.count) ended buffers found by re-scanning \(n) watches")
         rescans.add(1, ordering: .relaxed)
-        for wd in gone { ended(wd) }
+        for wd in vanished + unheld { ended(wd) }
     }
 
     /// Times the event queue overflowed and the watches were re-scanned.

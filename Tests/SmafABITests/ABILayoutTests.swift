@@ -79,7 +79,7 @@ final class ABILayoutTests: XCTestCase {
         check(SMAF_ABI_EXT_STATUS, size: 128, [
             ("version", S.version, 8), ("live_buffers", S.liveBuffers, 8), ("live_bytes", S.liveBytes, 8),
             ("channels", S.channels, 4), ("secure_buffers", S.secureBuffers, 4),
-            ("created_total", S.createdTotal, 8), ("reserved", S.reserved, 88),
+            ("created_total", S.createdTotal, 8), ("ready_ahead", S.readyAhead, 8), ("reserved", S.reserved, 80),
         ])
         typealias C = SmafExtensionRequest.CreateForField
         check(SMAF_ABI_EXT_CREATE_FOR, size: 256, [

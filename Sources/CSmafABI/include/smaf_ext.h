@@ -59,7 +59,8 @@ struct smaf_ext_status {
 	__u32 channels;         /* out: connected handoff channels */
 	__u32 secure_buffers;   /* out: live buffers currently secure */
 	__u64 created_total;    /* out: buffers created since start */
-	__u8 reserved[88];
+	__u64 ready_ahead;      /* out: buffers made ahead of requests, held by smafd (its own fds) */
+	__u8 reserved[80];
 };
 
 /*

@@ -17,6 +17,7 @@ extension SmafDevice {
         s.channels = UInt32(handoff?.channelCount ?? 0)
         s.secureBuffers = UInt32(t.secure)
         s.createdTotal = lifetime?.createdTotal ?? 0
+        s.readyAhead = UInt64(pool?.count ?? 0) + UInt64(exports?.shelved.buffers ?? 0)
         return s
     }
 

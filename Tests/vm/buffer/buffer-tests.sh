@@ -82,6 +82,25 @@ expect "  ... smafd says which limit to raise" grep -q "raise fs.inotify.max_use
 run_test "  ... and creating works again once watches are free" "$BIN/buffer-test" stress 20
 stop_smafd
 
+echo "# --- inotify's event queue overflows: the ends are found by a re-scan"
+# An inotify instance takes fs.inotify.max_queued_events when it is made:
+# smafd started under 16 keeps 16; 300 buffers ending at once queue 600 events.
+queued=$(cat /proc/sys/fs/inotify/max_queued_events)
+echo 16 >/proc/sys/fs/inotify/max_queued_events
+log=$WORK/overflow.log
+start_smafd "$log"
+echo "$queued" >/proc/sys/fs/inotify/max_queued_events
+for round in 1 2 3; do
+	run_test "round $round: 300 buffers created, held, and closed together by the exit" "$BIN/buffer-test" keep 300
+	live=$(wait_status live_buffers 0)
+	expect "  ... every one of them is forgotten (live_buffers=$live)" test "${live%% *}" = 0
+done
+expect "  ... smafd saw the overflow and re-scanned its watches" \
+	grep -q "inotify dropped events (its queue overflowed): [0-9]* ended buffers found by re-scanning" "$log"
+grep -o "inotify dropped events.*" "$log" | head -3 | sed 's/^/    /'
+run_test "  ... and creating works on" "$BIN/buffer-test" stress 20
+stop_smafd
+
 # ---- 2. deny-cpu: CPU access to secure buffers is refused ------------------
 log=$WORK/deny-cpu.log
 start_smafd "$log" --secure-module deny-cpu

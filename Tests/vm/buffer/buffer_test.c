@@ -607,6 +607,29 @@ static int t_hold(int n)
 	return vt_finish();
 }
 
+/* ---- keep: buffers that all end at once ----------------------------------- */
+
+/* Creates n buffers, writes to each, and exits holding them all: the exit
+ * closes them in one burst (smafd's lifetime events arrive together). */
+static int t_keep(int n)
+{
+	if (open_library() != 0)
+		return vt_finish();
+	int made = 0;
+	for (; made < n; made++) {
+		int fd;
+		if (smaf_create_buffer(LENGTH, SMAF_RDWR | SMAF_CLOEXEC, NULL, &fd) != 0)
+			break;
+		void *p = map(fd, LENGTH, PROT_READ | PROT_WRITE);
+		if (p != MAP_FAILED) {
+			fill(p, LENGTH, (unsigned)made);
+			munmap(p, LENGTH);
+		}
+	}
+	vt_check(made == n, "keep: %d of %d buffers created and held (%s)", made, n, made == n ? "" : strerror(errno));
+	return vt_finish();
+}
+
 /* ---- status --------------------------------------------------------------- */
 
 static int t_status(const char *device)
@@ -624,9 +647,9 @@ static int t_status(const char *device)
 		return vt_finish();
 	}
 	close(fd);
-	printf("live_buffers=%llu live_bytes=%llu channels=%u secure_buffers=%u created_total=%llu\n",
+	printf("live_buffers=%llu live_bytes=%llu channels=%u secure_buffers=%u created_total=%llu ready_ahead=%llu\n",
 	       (unsigned long long)st.live_buffers, (unsigned long long)st.live_bytes, st.channels, st.secure_buffers,
-	       (unsigned long long)st.created_total);
+	       (unsigned long long)st.created_total, (unsigned long long)st.ready_ahead);
 	return 0;
 }
 
@@ -759,7 +782,7 @@ static int usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s share|flags|survive|zero|threads|secure-deny|secure-grant|secure-none\n"
-		"       %s stress N | hold N\n"
+		"       %s stress N | hold N | keep N\n"
 		"       %s status [DEVICE]\n",
 		argv0, argv0, argv0);
 	return 2;
@@ -796,6 +819,12 @@ int main(int argc, char **argv)
 		if (n <= 0 || n > 100000)
 			return usage(argv[0]);
 		return t_hold((int)n);
+	}
+	if (!strcmp(sub, "keep") && argc == 3) {
+		long n = strtol(argv[2], NULL, 10);
+		if (n <= 0 || n > 100000)
+			return usage(argv[0]);
+		return t_keep((int)n);
 	}
 	if (!strcmp(sub, "status"))
 		return t_status(argc > 2 ? argv[2] : vt_device_path());
