@@ -12,6 +12,7 @@
 #                       cost accounting, live buffers, throughput, scale;
 #   /dev/smaf-only-X    smafd --allocators smaf-X for each other allocator
 #                       /dev/smaf lists: its unnamed row;
+#   /dev/smaf-scale     the same as smaf-memfd, fresh, for the scale rows;
 #   /dev/smaf-storm     smafd with the storm test's limits, for the storm only;
 #   /dev/smaf-baseline  the C CUSE floor (bench/cuse_baseline.c).
 # The storm's rate and the system calls per CREATE (strace -c on the client
@@ -66,6 +67,11 @@ pids+=("$baseline")
 start_smafd smaf
 start_smafd smaf-memfd --allocators smaf-memfd --max-buffers-per-user 100000
 memfd_pid=$last
+scale=()
+if selected scale; then
+	start_smafd smaf-scale --allocators smaf-memfd --max-buffers-per-user 100000
+	scale=(--scale-device /dev/smaf-scale --scale-pid "$last")
+fi
 wait_node smaf-baseline
 if selected create; then
 	for a in $("$BUILD/smaf-bench" --list-allocators --device /dev/smaf); do
@@ -94,6 +100,21 @@ if selected storm; then
 	wait "$storm_pid" || true
 fi
 
+# settle: waits (up to 15 s) until the VM's CPUs are at least 90% idle over
+# half a second: daemons finishing their start-up, memory freed after the
+# storm, must not land in the first rows' samples.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
+settle() {
+	local b0 i0 b1 i1
+	for _ in $(seq 1 30); do
+		read -r b0 i0 <<<"$(cpu_ticks)"
+		sleep 0.5
+		read -r b1 i1 <<<"$(cpu_ticks)"
+		[ $(((b1 - b0) * 10)) -le $((b1 - b0 + i1 - i0)) ] && return 0
+	done
+	echo "bench: the VM did not settle in 15 s; measuring anyway" >&2
+}
+
 # strace_calls FILE: the total of strace -c's calls column.
 strace_calls() { awk '$NF == "total" { print $4 }' "$1"; }
 # count_side SIDE N: system calls of the client and of its daemon for one
@@ -115,6 +136,7 @@ if selected syscalls; then
 		n=1000
 		[ "$short" = 1 ] && n=200
 		for side in smafd direct; do
+			settle
 			read -r c0 d0 <<<"$(count_side "$side" 0)"
 			read -r c1 d1 <<<"$(count_side "$side" "$n")"
 			awk -v s="$side" -v n="$n" -v c0="$c0" -v c1="$c1" -v d0="${d0:-0}" -v d1="${d1:-0}" 'BEGIN {
@@ -125,8 +147,9 @@ if selected syscalls; then
 	fi
 fi
 
+settle
 "$BUILD/smaf-bench" --smafd-pid "$memfd_pid" --baseline-pid "$baseline" --device /dev/smaf --memfd-device /dev/smaf-memfd \
-	--unnamed-prefix /dev/smaf-only- --extra "$EXTRA" --json "$OUT" "${args[@]}" || {
+	--unnamed-prefix /dev/smaf-only- "${scale[@]}" --extra "$EXTRA" --json "$OUT" "${args[@]}" || {
 	r=$?
 	echo "bench: smaf-bench failed ($r); smafd's logs:" >&2
 	tail -n 20 "$LOGS"/*.log >&2

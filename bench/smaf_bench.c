@@ -6,6 +6,7 @@
  *
  *   smaf_bench --smafd-pid PID [--baseline-pid PID] [--device /dev/smaf]
  *              [--memfd-device DEV] [--unnamed-prefix /dev/smaf-only-]
+ *              [--scale-device DEV --scale-pid PID]
  *              [--baseline /dev/smaf-baseline] [--extra FILE] [--json FILE]
  *              [--short] [--only SECTIONS]
  *   smaf_bench --list-allocators [--device D]       names, one a line
@@ -31,7 +32,9 @@
  * smaf-memfd; --smafd-pid is its pid: the unnamed memfd row, its cost
  * accounting, bandwidth, live buffers, throughput and scale run there.
  * --unnamed-prefix P: the unnamed row of allocator smaf-X runs on P X, a
- * smafd started with --allocators smaf-X.
+ * smafd started with --allocators smaf-X. --scale-device and --scale-pid:
+ * a fresh smafd like the memfd one, for the scale rows alone (so its memory
+ * figures do not start from the live-buffer rows' high-water mark).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,9 +65,9 @@
 
 static int shortrun;
 static const char *only;
-static int smafd_pid, baseline_pid;
+static int smafd_pid, baseline_pid, scale_pid;
 static int base = -1; /* the C baseline server's node */
-static const char *main_device = "/dev/smaf", *memfd_device, *unnamed_prefix;
+static const char *main_device = "/dev/smaf", *memfd_device, *unnamed_prefix, *scale_device;
 /* Block sizes: cycles per block, counted blocks per side, warm-up blocks. */
 static int block_cycles, blocks_per_side, warm_blocks;
 
@@ -703,11 +706,14 @@ static void bench_scale(void)
 	int n = shortrun ? 200 : 1000, per = 10, blocks = blocks_per_side;
 	char name[96];
 	rows_header("scale: client processes each with its own channel and buffers");
+	if (scale_device)
+		use_device(scale_device);
 	double *alone = calloc((size_t)blocks * 2, sizeof(double)), *crowded = calloc((size_t)blocks, sizeof(double));
 	one_side_blocks(&memfd_side, alone, warm_blocks);
 	one_side_blocks(&memfd_side, alone, blocks);
 	usleep(200000);
-	long rss0 = rss_kb(smafd_pid);
+	int pid = scale_device ? scale_pid : smafd_pid;
+	long rss0 = rss_kb(pid);
 	int ready[2], go[2], stop[2];
 	if (pipe(ready) != 0 || pipe(go) != 0 || pipe(stop) != 0)
 		die("pipe");
@@ -736,7 +742,7 @@ static void bench_scale(void)
 		exit(1);
 	}
 	usleep(200000);
-	long rss1 = rss_kb(smafd_pid);
+	long rss1 = rss_kb(pid);
 	close(go[1]); /* every client makes its buffers */
 	if (crowd_wait(ready[0], n) != 0) {
 		fprintf(stderr, "scale: a client could not make its buffers\n");
@@ -744,7 +750,7 @@ static void bench_scale(void)
 		exit(1);
 	}
 	usleep(200000);
-	long rss2 = rss_kb(smafd_pid);
+	long rss2 = rss_kb(pid);
 	one_side_blocks(&memfd_side, crowded, blocks);
 	close(stop[1]); /* every client exits */
 	int bad = 0, st;
@@ -769,6 +775,7 @@ static void bench_scale(void)
 	       n * per);
 	free(alone);
 	free(crowded);
+	use_device(memfd_device ? memfd_device : main_device);
 }
 
 /* ---- what run-in-vm.sh measured: the storm and system calls --------------- */
@@ -879,6 +886,10 @@ int main(int argc, char **argv)
 			main_device = argv[++i];
 		else if (!strcmp(argv[i], "--memfd-device") && i + 1 < argc)
 			memfd_device = argv[++i];
+		else if (!strcmp(argv[i], "--scale-device") && i + 1 < argc)
+			scale_device = argv[++i];
+		else if (!strcmp(argv[i], "--scale-pid") && i + 1 < argc)
+			scale_pid = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--unnamed-prefix") && i + 1 < argc)
 			unnamed_prefix = argv[++i];
 		else if (!strcmp(argv[i], "--baseline") && i + 1 < argc)
@@ -896,7 +907,7 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr,
 				"usage: %s --smafd-pid PID [--baseline-pid PID] [--device D] [--memfd-device D] [--unnamed-prefix P]\n"
-				"          [--baseline B] [--extra FILE] [--json FILE] [--short] [--only SECTIONS]\n"
+				"          [--scale-device D --scale-pid PID] [--baseline B] [--extra FILE] [--json FILE] [--short] [--only SECTIONS]\n"
 				"       %s --list-allocators [--device D]\n"
 				"       %s --cycles N --side smafd|direct [--memfd-device D] [--baseline B]\n",
 				argv[0], argv[0], argv[0]);
