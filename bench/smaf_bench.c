@@ -571,7 +571,7 @@ static void bench_live(void)
 	rows_header("live buffers");
 	double *none = calloc((size_t)n * 2, sizeof(double)), *held_v = calloc((size_t)n, sizeof(double));
 	int *held = calloc((size_t)live, sizeof(int));
-	one_side_blocks(&memfd_side, none, warm_blocks); /* warm-up, overwritten */
+	one_side_blocks(&memfd_side, none, n); /* warm-up, overwritten */
 	one_side_blocks(&memfd_side, none, n);
 	usleep(200000);
 	long rss0 = rss_kb(smafd_pid);
@@ -709,7 +709,7 @@ static void bench_scale(void)
 	if (scale_device)
 		use_device(scale_device);
 	double *alone = calloc((size_t)blocks * 2, sizeof(double)), *crowded = calloc((size_t)blocks, sizeof(double));
-	one_side_blocks(&memfd_side, alone, warm_blocks);
+	one_side_blocks(&memfd_side, alone, blocks); /* warm-up (a fresh daemon), overwritten */
 	one_side_blocks(&memfd_side, alone, blocks);
 	usleep(200000);
 	int pid = scale_device ? scale_pid : smafd_pid;
