@@ -12,7 +12,8 @@
 #                       cost accounting, live buffers, throughput, scale;
 #   /dev/smaf-only-X    smafd --allocators smaf-X for each other allocator
 #                       /dev/smaf lists: its unnamed row;
-#   /dev/smaf-scale     the same as smaf-memfd, fresh, for the scale rows;
+#   /dev/smaf-scale     the same as smaf-memfd: the live-buffer and scale rows
+#                       compare the two, one of them loaded;
 #   /dev/smaf-storm     smafd with the storm test's limits, for the storm only;
 #   /dev/smaf-baseline  the C CUSE floor (bench/cuse_baseline.c).
 # The storm's rate and the system calls per CREATE (strace -c on the client
@@ -68,7 +69,7 @@ start_smafd smaf
 start_smafd smaf-memfd --allocators smaf-memfd --max-buffers-per-user 100000
 memfd_pid=$last
 scale=()
-if selected scale; then
+if selected scale || selected live; then
 	start_smafd smaf-scale --allocators smaf-memfd --max-buffers-per-user 100000
 	scale=(--scale-device /dev/smaf-scale --scale-pid "$last")
 fi

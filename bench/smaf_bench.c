@@ -33,8 +33,11 @@
  * accounting, bandwidth, live buffers, throughput and scale run there.
  * --unnamed-prefix P: the unnamed row of allocator smaf-X runs on P X, a
  * smafd started with --allocators smaf-X. --scale-device and --scale-pid:
- * a fresh smafd like the memfd one, for the scale rows alone (so its memory
- * figures do not start from the live-buffer rows' high-water mark).
+ * a second smafd like the memfd one. The live-buffer rows hold buffers on
+ * the memfd device and compare its CREATE blocks with the scale device's;
+ * the scale rows put the crowd on the scale device and compare with the
+ * memfd device (so the daemons compared differ in the load alone, and its
+ * memory figures do not start from the live-buffer rows' high-water mark).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -231,6 +234,7 @@ struct side {
 	enum dr_route route; /* direct: the export */
 	int route_dev;       /* direct: its open device, or -1 */
 	int daemon_pid;      /* whose context switches the side causes, or 0 */
+	const char *device;  /* smafd: switch libsmaf to it before each block */
 };
 
 static void smafd_cycle(const struct side *s)
@@ -279,6 +283,10 @@ static void direct_cycle(const struct side *s)
 /* One block: its cost per cycle in µs; adds the context switches. */
 static double run_block(const struct side *s, long *client_sw, long *daemon_sw)
 {
+	if (s->device) { /* and connect its channel, untimed */
+		use_device(s->device);
+		s->cycle(s);
+	}
 	long c0 = own_switches(), d0 = daemon_switches(s->daemon_pid);
 	uint64_t t0 = now_ns();
 	for (int i = 0; i < block_cycles; i++)
@@ -325,14 +333,6 @@ static struct row *block_row(const char *section, const char *name, const struct
 	row->p10 = r[1].p10 > 0 ? r[0].p10 / r[1].p10 : 0;
 	rows_print(row);
 	return row;
-}
-
-/* n blocks of one side's cycles into v (µs per cycle each). */
-static void one_side_blocks(const struct side *s, double *v, int n)
-{
-	long ignored = 0;
-	for (int i = 0; i < n; i++)
-		v[i] = run_block(s, &ignored, &ignored);
 }
 
 /* ---- sections ------------------------------------------------------------- */
@@ -559,42 +559,40 @@ static void bench_bandwidth(void)
 	close(fd);
 }
 
-/* The unnamed memfd CREATE + close on the memfd device, one side only:
- * what the live-buffer and scale rows compare with itself. */
-static const struct side memfd_side = { .cycle = smafd_cycle };
-
-/* 10,000 live buffers (2,000 short): CREATE + close with them held vs with
- * none (blocks before and after, pooled); smafd's memory per live buffer. */
+/* 10,000 live buffers (2,000 short) held on the memfd device: CREATE +
+ * close there vs on an identical daemon holding none (the scale device),
+ * blocks alternating; smafd's memory per live buffer. */
 static void bench_live(void)
 {
-	int live = shortrun ? 2000 : 10000, n = blocks_per_side;
+	int live = shortrun ? 2000 : 10000;
 	rows_header("live buffers");
-	double *none = calloc((size_t)n * 2, sizeof(double)), *held_v = calloc((size_t)n, sizeof(double));
 	int *held = calloc((size_t)live, sizeof(int));
-	one_side_blocks(&memfd_side, none, n); /* warm-up, overwritten */
-	one_side_blocks(&memfd_side, none, n);
-	usleep(200000);
 	long rss0 = rss_kb(smafd_pid);
 	for (int i = 0; i < live; i++)
 		if (smaf_create_buffer(4096, SMAF_RDWR | SMAF_CLOEXEC, MEMFD, &held[i]) != 0)
 			die("create held buffer");
 	usleep(200000);
 	long rss1 = rss_kb(smafd_pid);
-	one_side_blocks(&memfd_side, held_v, n);
-	for (int i = 0; i < live; i++)
-		close(held[i]);
-	usleep(300000);
-	one_side_blocks(&memfd_side, none + n, n);
 	char name[96];
 	snprintf(name, sizeof(name), "CREATE + close with %d live buffers vs none", live);
-	rows_print(rows_ratio("live", name, "us/cycle", quantile(held_v, n, 0.5), quantile(none, 2 * n, 0.5), "<= 1.10"));
-	struct row *r = rows_value("live", "smafd memory per live buffer (bytes)", "bytes",
-				   (double)(rss1 - rss0) * 1024.0 / live, "<= 1024");
-	rows_print(r);
+	if (!scale_device) {
+		rows_print(rows_missing("live", name, "<= 1.10", "no second daemon"));
+	} else {
+		struct side with = { .cycle = smafd_cycle, .device = memfd_device ? memfd_device : main_device };
+		struct side without = { .cycle = smafd_cycle, .device = scale_device };
+		struct blocks r[2];
+		compare_blocks(&with, &without, r);
+		block_row("live", name, r, "<= 1.10");
+	}
+	use_device(memfd_device ? memfd_device : main_device);
+	for (int i = 0; i < live; i++)
+		close(held[i]);
+	struct row *row = rows_value("live", "smafd memory per live buffer (bytes)", "bytes",
+				     (double)(rss1 - rss0) * 1024.0 / live, "<= 1024");
+	rows_print(row);
 	printf("  (smafd VmRSS %ld kB with none, %ld kB with %d live buffers)\n", rss0, rss1, live);
-	free(none);
-	free(held_v);
 	free(held);
+	usleep(300000);
 }
 
 /* creates/s with k processes each doing m creates at once. */
@@ -703,14 +701,11 @@ static void crowd_child(int ready, int go, int stop, int buffers)
 
 static void bench_scale(void)
 {
-	int n = shortrun ? 200 : 1000, per = 10, blocks = blocks_per_side;
+	int n = shortrun ? 200 : 1000, per = 10;
 	char name[96];
 	rows_header("scale: client processes each with its own channel and buffers");
 	if (scale_device)
 		use_device(scale_device);
-	double *alone = calloc((size_t)blocks * 2, sizeof(double)), *crowded = calloc((size_t)blocks, sizeof(double));
-	one_side_blocks(&memfd_side, alone, blocks); /* warm-up (a fresh daemon), overwritten */
-	one_side_blocks(&memfd_side, alone, blocks);
 	usleep(200000);
 	int pid = scale_device ? scale_pid : smafd_pid;
 	long rss0 = rss_kb(pid);
@@ -751,7 +746,13 @@ static void bench_scale(void)
 	}
 	usleep(200000);
 	long rss2 = rss_kb(pid);
-	one_side_blocks(&memfd_side, crowded, blocks);
+	/* The crowded daemon against an identical one without the crowd
+	 * (the memfd device), blocks alternating. */
+	struct side crowded = { .cycle = smafd_cycle, .device = scale_device ? scale_device : memfd_device };
+	struct side alone = { .cycle = smafd_cycle, .device = memfd_device };
+	struct blocks r[2];
+	if (scale_device && memfd_device)
+		compare_blocks(&crowded, &alone, r);
 	close(stop[1]); /* every client exits */
 	int bad = 0, st;
 	for (int i = 0; i < crowd_n; i++)
@@ -764,17 +765,16 @@ static void bench_scale(void)
 		fprintf(stderr, "scale: a client failed\n");
 		exit(1);
 	}
-	usleep(300000);
-	one_side_blocks(&memfd_side, alone + blocks, blocks);
 	snprintf(name, sizeof(name), "CREATE + close with %d clients x %d buffers vs none", n, per);
-	rows_print(rows_ratio("scale", name, "us/cycle", quantile(crowded, blocks, 0.5), quantile(alone, 2 * blocks, 0.5), "<= 1.1"));
+	if (scale_device && memfd_device)
+		block_row("scale", name, r, "<= 1.1");
+	else
+		rows_print(rows_missing("scale", name, "<= 1.1", "no second daemon"));
 	rows_print(rows_value("scale", "smafd memory per channel (bytes)", "bytes", (double)(rss1 - rss0) * 1024.0 / n, "report"));
 	rows_print(rows_value("scale", "smafd memory per buffer in the crowd (bytes)", "bytes",
 			      (double)(rss2 - rss1) * 1024.0 / (n * per), "report"));
 	printf("  (smafd VmRSS %ld kB alone, %ld kB with %d channels, %ld kB with their %d buffers)\n", rss0, rss1, n, rss2,
 	       n * per);
-	free(alone);
-	free(crowded);
 	use_device(memfd_device ? memfd_device : main_device);
 }
 
