@@ -67,7 +67,7 @@ int smaf_sys_inotify_watch_deletion(int ifd, const char *path)
 
 int smaf_sys_inotify_watch_last_close(int ifd, const char *path)
 {
-	return inotify_add_watch(ifd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+	return inotify_add_watch(ifd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ONESHOT);
 }
 
 int smaf_sys_inotify_drain(int ifd, void (*gone)(int wd, void *ctx), void *ctx, int *overflow)

@@ -17,8 +17,8 @@ public enum BufferLifetimeKind: Sendable, Equatable {
     /// A file that exists once and is shared by every fd and mapping (a
     /// dma-buf, a memfd_secret): its single close event (IN_CLOSE_WRITE, or
     /// IN_CLOSE_NOWRITE for a read-only one) is the last reference going,
-    /// an importer's handle included. A secretmem inode is pinned by the
-    /// watch, so the watch is removed at that event.
+    /// an importer's handle included. The watch would pin the inode (and a
+    /// secretmem inode's pages), so it is one-shot: gone with that event.
     case lastClose
 }
 
@@ -145,17 +145,12 @@ public final class BufferLifetime: Sendable {
     private func ended(_ wd: Int32) {
         guard let watch = watches.withLock({ $0.removeValue(forKey: wd) }) else { return }
         if let q = table.remove(watch.identity)?.quota { quotas?.release(q) }
-        // The file is gone; the watch would only pin its inode (and a
-        // secretmem inode's pages). Its IN_IGNORED finds no entry.
-        if watch.kind == .lastClose { inotify_rm_watch(inotifyFD, wd) }
     }
 
     /// After lost events: ends every buffer whose watch the kernel no longer
-    /// has (a memfd's inode died), and every last-close buffer no process
-    /// holds open or mapped any more (such a watch pins its inode, so it
-    /// stays listed; BufferHolders looks through /proc, smafd's own fds
-    /// included). A buffer only an importing device still holds counts as
-    /// ended then: an overflow costs that much accuracy.
+    /// has. A memfd's watch goes with its inode; a last-close watch is
+    /// one-shot, removed with its close event even when the event itself
+    /// was dropped.
     public func rescan() {
         final class Seen { var wds = Set<Int32>() }
         let seen = Seen()
@@ -166,14 +161,10 @@ public final class BufferLifetime: Sendable {
             logger.error("inotify dropped events and its watch list cannot be read: buffers that ended meanwhile stay counted")
             return
         }
-        let (vanished, lastClose) = watches.withLock { w in
-            (w.keys.filter { !seen.wds.contains($0) }, w.filter { seen.wds.contains($0.key) && $0.value.kind == .lastClose })
-        }
-        let held = BufferHolders.scan(Set(lastClose.values.map(\.identity)), onlyUID: nil)
-        let unheld = lastClose.filter { held[$0.value.identity] == nil }.map(\.key)
-        logger.warning("inotify dropped events (its queue overflowed): \(vanished.count + unheld.count) ended buffers found by re-scanning \(n) watches")
+        let gone = watches.withLock { w in w.keys.filter { !seen.wds.contains($0) } }
+        logger.warning("inotify dropped events (its queue overflowed): \(gone.count) ended buffers found by re-scanning \(n) watches")
         rescans.add(1, ordering: .relaxed)
-        for wd in vanished + unheld { ended(wd) }
+        for wd in gone { ended(wd) }
     }
 
     /// Times the event queue overflowed and the watches were re-scanned.

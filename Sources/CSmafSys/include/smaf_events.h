@@ -34,7 +34,10 @@ int smaf_sys_inotify_init(void);
 int smaf_sys_inotify_watch_deletion(int ifd, const char *path);
 /* Watch the file `path` resolves to for its last close (IN_CLOSE_WRITE |
  * IN_CLOSE_NOWRITE): for files that exist once and are shared by every fd
- * and mapping (a dma-buf, a memfd_secret), that event is the buffer's end. */
+ * and mapping (a dma-buf, a memfd_secret), that event is the buffer's end.
+ * IN_ONESHOT: the kernel removes the watch with that event (which would
+ * otherwise pin the inode), even when the event itself is lost to an
+ * overflowing queue, so the watch list shows the end either way. */
 int smaf_sys_inotify_watch_last_close(int ifd, const char *path);
 /* One read of pending events (the epoll set reports the descriptor again
  * while more are queued, so there is no second read that only returns

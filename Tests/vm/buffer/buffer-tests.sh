@@ -98,6 +98,8 @@ done
 expect "  ... smafd saw the overflow and re-scanned its watches" \
 	grep -q "inotify dropped events (its queue overflowed): [0-9]* ended buffers found by re-scanning" "$log"
 grep -o "inotify dropped events.*" "$log" | head -3 | sed 's/^/    /'
+expect "  ... and smafctl status --json counts the re-scans (ahead.inotify_rescans)" \
+	bash -c "'$(dirname "$SMAFD")/smafctl' status --json | grep -q '\"inotify_rescans\" *: *[1-9]'"
 run_test "  ... and creating works on" "$BIN/buffer-test" stress 20
 stop_smafd
 
