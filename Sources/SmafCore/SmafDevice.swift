@@ -171,6 +171,11 @@ public final class SmafDevice: Sendable {
         return rounded <= UInt64(Int64.max) ? rounded : nil
     }
 
+    /// Ends the buffers whose end inotify has reported but the event loop
+    /// has not read yet (it reads in batches): before a limit refuses, and
+    /// before counts are shown.
+    func forgetEnded() { lifetime?.drain() }
+
     /// Counts and logs (at debug level, with the reason) one refusal.
     func refuse(_ errno: SmafErrno, _ rc: RequestContext, _ reason: @autoclosure () -> String) -> SmafErrno {
         counters.withLock { $0.refusals[errno.rawValue, default: 0] += 1 }

@@ -137,4 +137,28 @@ extension HandoffTests {
         if let _ = exports.take(heap, length: 2 * page) { handedOut = true }
         XCTAssertFalse(handedOut, "closed: nothing is handed out")
     }
+
+    func testALimitReadsPendingEndsBeforeItRefuses() throws {
+        // No event loop drains this lifetime: ends stay queued in inotify.
+        let quiet = try BufferLifetime(table: BufferTable(), logger: logs.logger)
+        let module = SecurePolicy.testsecure.makeModule()
+        let r = AllocatorRegistry(securing: module)
+        try r.register(MemfdAllocator())
+        let d = SmafDevice(registry: r, secureModule: module, handoff: server, lifetime: quiet,
+                           limits: Limits(maxBufferSize: 1 << 20, maxBuffersPerUser: 2, maxBytesPerUser: 1 << 20),
+                           logger: logs.logger)
+        let sock = try connectChannel()
+        defer { close(sock) }
+        XCTAssertNotNil(create(d, length: 4096).successValue)
+        let first = try receive(sock).fd
+        XCTAssertNotNil(create(d, length: 4096).successValue)
+        let second = try receive(sock).fd
+        XCTAssertEqual(create(d, length: 4096).failureErrno, .EMFILE, "two live buffers: at the limit")
+        close(first)
+        XCTAssertEqual(quiet.table.count, 2, "the end is only queued")
+        XCTAssertNotNil(create(d, length: 4096).successValue, "the refusal read the queued end first")
+        close(try receive(sock).fd)
+        close(second)
+        XCTAssertEqual(status(d).buffers, 0, "a status reads them too")
+    }
 }

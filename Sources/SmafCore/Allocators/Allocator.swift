@@ -61,6 +61,9 @@ public struct AllocatorProperties: Sendable, Equatable {
     }
 }
 
+/// smafd's pid, read once (glibc's getpid() is a system call each time).
+public let ownProcessID = getpid()
+
 /// One buffer to make.
 public struct AllocationRequest: Sendable {
     /// Bytes, already page-rounded and within the allocator's maxSize.
@@ -72,7 +75,7 @@ public struct AllocationRequest: Sendable {
     /// The process that will receive the buffer (for its resource limits).
     public var recipient: Int32
 
-    public init(length: UInt64, readWrite: Bool = true, recipient: Int32 = getpid()) {
+    public init(length: UInt64, readWrite: Bool = true, recipient: Int32 = ownProcessID) {
         self.length = length
         self.readWrite = readWrite
         self.recipient = recipient

@@ -17,8 +17,10 @@ import Glibc
 /// Buffer ends are taken in batches: after a drain the inotify descriptor
 /// rests for `coalescing` before it is looked at again, so under a stream
 /// of closes one wake-up ends many buffers instead of one each. The
-/// records of ended buffers live on that much longer; nothing is lost (an
-/// overflowing queue is answered by a re-scan, BufferLifetime.drain).
+/// records of ended buffers may live on that much longer, except where it
+/// matters: a CREATE about to be refused for a limit or quota, a status or
+/// a buffer list drain the queue first (SmafDevice.forgetEnded). Nothing is
+/// lost: an overflowing queue is answered by a re-scan (BufferLifetime.drain).
 public final class EventLoop: Sendable {
     private let channels: HandoffChannels
     private let lifetime: BufferLifetime?
@@ -33,7 +35,7 @@ public final class EventLoop: Sendable {
     /// to this many such channels.
     public static let acceptsPerTurn = 16
     /// How long the inotify descriptor rests after a drain (milliseconds).
-    public static let coalescing: Int32 = 2
+    public static let coalescing: Int32 = 20
     static let inotifyKey: UInt64 = 3
 
     public init(channels: HandoffChannels, lifetime: BufferLifetime?, pool: MemfdPool? = nil,
@@ -80,20 +82,14 @@ public final class EventLoop: Sendable {
             return
         }
         var keys = [UInt64](repeating: 0, count: 64), hangup = [UInt8](repeating: 0, count: 64)
-        var resting = false  // inotify is disarmed until restUntil
-        var restUntil: UInt64 = 0
+        var resting = false  // inotify is disarmed for one wait after a drain
         while !stopping.load(ordering: .acquiring) {
-            var timeout: Int32 = -1
-            if resting {
-                let now = monotonicMilliseconds()
-                if now >= restUntil {
-                    _ = smaf_events_rearm(set, lifetime!.inotifyFD, Self.inotifyKey)
-                    resting = false
-                } else {
-                    timeout = Int32(restUntil - now)
-                }
-            }
+            let timeout: Int32 = resting ? Self.coalescing : -1
             let n = smaf_events_wait(set, &keys, &hangup, Int32(keys.count), timeout)
+            if resting {  // the rest is over (or cut short by other work)
+                _ = smaf_events_rearm(set, lifetime!.inotifyFD, Self.inotifyKey)
+                resting = false
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 logger.error("event loop: epoll_wait failed: \(String(cString: strerror(errno)))")
@@ -112,7 +108,6 @@ public final class EventLoop: Sendable {
                 case Self.inotifyKey:
                     _ = lifetime?.drain()
                     resting = true
-                    restUntil = monotonicMilliseconds() + UInt64(Self.coalescing)
                 default:
                     if let c = channels.channel(key: keys[i]) { service(c, hungUp: hangup[i] != 0) }
                 }

@@ -61,6 +61,8 @@ extension SmafDevice {
         let props = allocator.properties
         // The owner's limits are looked at before memory is committed (the
         // insert below decides, so concurrent CREATEs cannot overshoot).
+        // Buffers closed a moment ago may still count: forgotten first.
+        if buffers.wouldExceed(uid: caller.uid, length: size, within: limits) != nil { forgetEnded() }
         if let e = buffers.wouldExceed(uid: caller.uid, length: size, within: limits) {
             return .failure(refuse(e, rc, limitReason(caller)))
         }
@@ -73,7 +75,12 @@ extension SmafDevice {
         // Quotas: charged before the memory is taken, given back below if the
         // buffer never reaches the table (QuotaLedger).
         let quota: QuotaCharge?
-        switch chargeQuota(caller, pid: pid, bytes: size, allocator: allocator) {
+        var charged = chargeQuota(caller, pid: pid, bytes: size, allocator: allocator)
+        if case .failure = charged {
+            forgetEnded()
+            charged = chargeQuota(caller, pid: pid, bytes: size, allocator: allocator)
+        }
+        switch charged {
         case .success(let q): quota = q
         case .failure(let refusal): return .failure(refuse(.ENOMEM, rc, refusal.description))
         }

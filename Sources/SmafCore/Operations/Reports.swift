@@ -10,6 +10,7 @@ import Glibc
 extension SmafDevice {
     /// SMAF_IOC_EXT_STATUS: live buffers and channels.
     var statusAnswer: StatusAnswer {
+        forgetEnded()
         let t = buffers.totals
         var s = StatusAnswer()
         s.liveBuffers = UInt64(t.buffers)
@@ -80,6 +81,7 @@ extension SmafDevice {
     /// and smafd's own user see other users' buffer counts, everyone else
     /// sees their own entry (nil: everything, for in-process callers).
     public func status(viewer: UInt32? = nil) -> JSONValue {
+        forgetEnded()
         let t = buffers.totals
         let c = counters.withLock { $0 }
         let seesEveryone = viewer.map { $0 == 0 || $0 == geteuid() } ?? true

@@ -13,7 +13,8 @@ import Glibc
 ///
 /// - A pair becomes a shelf at its first miss (that CREATE exports as
 ///   before); the event loop then fills the shelf to `depth` in one batch,
-///   and again whenever a take leaves it at half.
+///   and again whenever a take leaves it at half (one wake-up per depth/2
+///   CREATEs).
 /// - Each buffer is made by the allocator's own allocate(), identified and
 ///   inotify-watched when made, and handed out once: never re-used. A
 ///   buffer still on a shelf has no record, so it is not a live buffer.
@@ -57,9 +58,9 @@ public final class ExportPool: Sendable {
     public let shelves: Int
     private let hits = Atomic<UInt64>(0), misses = Atomic<UInt64>(0), made = Atomic<UInt64>(0)
 
-    /// Defaults: 4 buffers a pair, 8 pairs, buffers up to 16 MiB, eager
+    /// Defaults: 8 buffers a pair, 8 pairs, buffers up to 16 MiB, eager
     /// bytes up to 1/64 of RAM (at most 128 MiB).
-    public init(lifetime: BufferLifetime, depth: Int = 4, shelves: Int = 8, largest: UInt64 = 16 << 20,
+    public init(lifetime: BufferLifetime, depth: Int = 8, shelves: Int = 8, largest: UInt64 = 16 << 20,
                 budget: UInt64 = min(128 << 20, Limits.physicalMemory / 64), logger: Logger) {
         self.lifetime = lifetime
         self.depth = max(1, depth)

@@ -74,6 +74,7 @@ extension SmafDevice {
     /// own user: all; others: their own), oldest first, with the processes
     /// that hold them open or mapped (BufferHolders).
     public func listBuffers(viewer: UInt32) -> JSONValue {
+        forgetEnded()
         let seesEveryone = viewer == 0 || viewer == geteuid()
         let mine = buffers.all.filter { seesEveryone || $0.record.ownerUID == viewer }
             .sorted { ($0.record.createdAt, $0.identity.inode) < ($1.record.createdAt, $1.identity.inode) }
