@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Sources/CMallocCounter"),
         .executableTarget(
             name: "smaf-core-bench",
-            dependencies: ["SmafCore", "CMallocCounter", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SmafCore", "CSmafSys", "CMallocCounter", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]),
         // The libFuzzer target over the dispatcher and codec (scripts/fuzz builds
         // it with --sanitize=fuzzer); a plain build makes it a corpus replayer.

@@ -2,8 +2,10 @@
 /// One request number smafd may answer: its size, name, the generations
 /// that have it and the layout of its struct. Every request lives in one
 /// table (`all`): the v10 requests, smafd's extensions (smaf_ext.h) and the
-/// older generations' numbers (Generations/, smaf_legacy.h).
-public struct RequestDescriptor: Sendable {
+/// older generations' numbers (Generations/, smaf_legacy.h). A class: the
+/// dispatcher looks one up per request, and a copy of the struct cost more
+/// than the lookup.
+public final class RequestDescriptor: Sendable {
     public let number: UInt32
     /// The struct's size: what `_IOWR` encodes, and what the kernel copies.
     public let size: Int
@@ -32,7 +34,7 @@ public struct RequestDescriptor: Sendable {
     }
 
     /// An older generation's request: `_IOWR('S', nr, size)`.
-    init(legacy nr: UInt8, size: Int, _ generations: AbiGenerations, _ name: String, _ layoutName: String,
+    convenience init(legacy nr: UInt8, size: Int, _ generations: AbiGenerations, _ name: String, _ layoutName: String,
          _ layout: RequestLayout) {
         self.init(number: SmafABI.iowr(nr: nr, size: size), size: size, name: name, layoutName: layoutName,
                   generations: generations, layout: layout)

@@ -5,6 +5,7 @@ import SmafABI
 // (an in-memory caller environment), for each of the four v10 requests.
 //   smaf-core-bench [--iterations N] [--json FILE]
 import CMallocCounter
+import CSmafSys
 import Logging
 import SmafCore
 import Synchronization
@@ -127,4 +128,52 @@ if let jsonPath {
     let f = fopen(jsonPath, "w")
     fputs(text, f)
     fclose(f)
+}
+
+// The whole CREATE natively, as smafd runs it but for CUSE: a handoff channel
+// (a socket pair adopted like SMAF_IOC_EXT_CONNECT does), the event loop,
+// buffers made ahead, the fd sent, received and closed by this thread.
+func benchFullCreate(named: String, iterations: Int) -> (ns: Double, allocs: Double)? {
+    let dir = "/tmp/smaf-core-bench-\(getpid())"
+    guard let lifetime = try? BufferLifetime(table: BufferTable(), logger: logger),
+          let channels = try? HandoffChannels(directory: dir, name: "bench", logger: logger) else { return nil }
+    let pool = MemfdPool(lifetime: lifetime), exports = ExportPool(lifetime: lifetime, logger: logger)
+    let events = EventLoop(channels: channels, lifetime: lifetime, pool: pool, exports: exports, logger: logger)
+    defer { events.stop(); rmdir(dir) }
+    guard (try? events.start()) != nil else { return nil }
+    let r = AllocatorRegistry()
+    try! r.register(MemfdAllocator())
+    let d = SmafDevice(registry: r, secureModule: TestSecureModule(), handoff: channels, lifetime: lifetime, pool: pool,
+                       exports: exports, environment: ProcFSEnvironment(), logger: logger)
+    var pair: [Int32] = [-1, -1]
+    guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0,
+          channels.adopt(socket: OwnedFD(pair[1]), process: getpid(), uid: getuid()) == nil else { return nil }
+    defer { close(pair[0]) }
+    var buf = [UInt8](repeating: 0, count: 64)
+    var welcomeFD: Int32 = -1
+    _ = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(pair[0], $0.baseAddress, $0.count, &welcomeFD, 0) }
+    var c = SmafCreateData()
+    c.length = 65536
+    c.flags = SmafABI.flagRDWR | SmafABI.flagCLOEXEC
+    c.name = FixedBytes(cString: named)
+    let input = c.encoded
+    var out = [UInt8](repeating: 0, count: 128)
+    let me = Caller(tid: getpid(), uid: getuid(), gid: getgid())
+    func once() {
+        _ = input.withUnsafeBytes { i in out.withUnsafeMutableBytes { d.ioctl(request: SmafRequest.create.rawValue, input: i, output: $0, caller: me) } }
+        var fd: Int32 = -1
+        _ = buf.withUnsafeMutableBytes { smaf_sys_recv_with_fd(pair[0], $0.baseAddress, $0.count, &fd, 0) }
+        if fd >= 0 { close(fd) }
+    }
+    for _ in 0..<1000 { once() }
+    let m0 = smaf_malloc_count(), t0 = nowNs()
+    for _ in 0..<iterations { once() }
+    return (Double(nowNs() - t0) / Double(iterations), Double(smaf_malloc_count() - m0) / Double(iterations))
+}
+
+for name in ["", "smaf-memfd"] {
+    if let (ns, allocs) = benchFullCreate(named: name, iterations: max(1000, iterations / 20)) {
+        print(pad("CREATE \(name.isEmpty ? "unnamed" : name), sent, received, closed", 44) + pad(fixed(ns, 1), 11, right: true)
+              + pad(fixed(allocs, 3), 21, right: true))
+    }
 }
