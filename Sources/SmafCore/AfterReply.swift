@@ -40,3 +40,15 @@ public struct AfterReply: ~Copyable {
         }
     }
 }
+
+extension SmafDevice {
+    /// The bookkeeping a request left for after its reply.
+    public func finish(_ after: consuming AfterReply) {
+        after.run(lifetime)
+    }
+
+    /// Ends the buffers whose end inotify has reported but the event loop
+    /// has not read yet (it reads in batches): before a limit refuses, and
+    /// before counts are shown.
+    func forgetEnded() { lifetime?.drain() }
+}

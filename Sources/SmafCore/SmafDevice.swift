@@ -129,10 +129,6 @@ public final class SmafDevice: Sendable {
         return r
     }
 
-    /// The bookkeeping a request left for after its reply (AfterReply).
-    public func finish(_ after: consuming AfterReply) {
-        after.run(lifetime)
-    }
 
     /// Runs the operation of one decoded call.
     private func perform(_ call: SmafCall, _ rc: RequestContext, _ after: inout AfterReply) -> Result<SmafReply, SmafErrno> {
@@ -170,11 +166,6 @@ public final class SmafDevice: Sendable {
         let rounded = sum & ~(pageSize - 1)
         return rounded <= UInt64(Int64.max) ? rounded : nil
     }
-
-    /// Ends the buffers whose end inotify has reported but the event loop
-    /// has not read yet (it reads in batches): before a limit refuses, and
-    /// before counts are shown.
-    func forgetEnded() { lifetime?.drain() }
 
     /// Counts and logs (at debug level, with the reason) one refusal.
     func refuse(_ errno: SmafErrno, _ rc: RequestContext, _ reason: @autoclosure () -> String) -> SmafErrno {

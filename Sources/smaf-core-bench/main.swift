@@ -123,21 +123,30 @@ for (name, req, input) in cases {
     print(pad(name, 44) + pad(fixed(ns, 1), 11, right: true) + pad(fixed(allocs, 3), 21, right: true) + (sink == 42 ? " " : ""))
     rows.append("{\"request\": \"\(name)\", \"ns_per_request\": \(fixed(ns, 1)), \"allocations_per_request\": \(fixed(allocs, 4))}")
 }
-if let jsonPath {
-    let text = "{\"iterations\": \(iterations), \"rows\": [\n  " + rows.joined(separator: ",\n  ") + "\n]}\n"
-    let f = fopen(jsonPath, "w")
-    fputs(text, f)
-    fclose(f)
-}
 
 // The whole CREATE natively, as smafd runs it but for CUSE: a handoff channel
 // (a socket pair adopted like SMAF_IOC_EXT_CONNECT does), the event loop,
 // buffers made ahead, the fd sent, received and closed by this thread.
-func benchFullCreate(named: String, iterations: Int) -> (ns: Double, allocs: Double)? {
+func rssKB() -> Int {
+    guard let f = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, 256, f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmRSS:") { return Int(s.dropFirst(6).filter(\.isNumber)) ?? 0 }
+    }
+    return 0
+}
+
+let rounds = 5, roundSize = max(2000, iterations / 10)
+/// The last round's cost per CREATE over the first's, and bytes of RSS per CREATE.
+nonisolated(unsafe) var drift = (ratio: 0.0, bytesPerCreate: 0.0)
+
+func benchFullCreate(named: String, iterations: Int, memfdPool: Bool = true) -> (ns: Double, allocs: Double)? {
     let dir = "/tmp/smaf-core-bench-\(getpid())"
     guard let lifetime = try? BufferLifetime(table: BufferTable(), logger: logger),
           let channels = try? HandoffChannels(directory: dir, name: "bench", logger: logger) else { return nil }
-    let pool = MemfdPool(lifetime: lifetime), exports = ExportPool(lifetime: lifetime, logger: logger)
+    let pool = memfdPool ? MemfdPool(lifetime: lifetime) : nil, exports = ExportPool(lifetime: lifetime, logger: logger)
     let events = EventLoop(channels: channels, lifetime: lifetime, pool: pool, exports: exports, logger: logger)
     defer { events.stop(); rmdir(dir) }
     guard (try? events.start()) != nil else { return nil }
@@ -166,14 +175,37 @@ func benchFullCreate(named: String, iterations: Int) -> (ns: Double, allocs: Dou
         if fd >= 0 { close(fd) }
     }
     for _ in 0..<1000 { once() }
+    // Rounds of CREATEs: a cost or a memory that grows with every CREATE
+    // (a closure re-wrapped per call did once) shows as a drift here.
+    var firstRound = 0.0, lastRound = 0.0
+    let rss0 = rssKB()
+    for round in 0..<rounds {
+        let t = nowNs()
+        for _ in 0..<roundSize { once() }
+        let ns = Double(nowNs() - t) / Double(roundSize)
+        if round == 0 { firstRound = ns }
+        lastRound = ns
+    }
+    drift = (lastRound / firstRound, Double(rssKB() - rss0) * 1024 / Double(rounds * roundSize))
     let m0 = smaf_malloc_count(), t0 = nowNs()
     for _ in 0..<iterations { once() }
     return (Double(nowNs() - t0) / Double(iterations), Double(smaf_malloc_count() - m0) / Double(iterations))
 }
 
-for name in ["", "smaf-memfd"] {
-    if let (ns, allocs) = benchFullCreate(named: name, iterations: max(1000, iterations / 20)) {
-        print(pad("CREATE \(name.isEmpty ? "unnamed" : name), sent, received, closed", 44) + pad(fixed(ns, 1), 11, right: true)
+for (name, memfdPool) in [("", true), ("smaf-memfd", false)] {
+    if let (ns, allocs) = benchFullCreate(named: name, iterations: max(1000, iterations / 20), memfdPool: memfdPool) {
+        let pool = memfdPool ? "MemfdPool" : "ExportPool"
+        print(pad("CREATE from \(pool), sent, received, closed", 44) + pad(fixed(ns, 1), 11, right: true)
               + pad(fixed(allocs, 3), 21, right: true))
+        let verdict = drift.ratio <= 1.2 && drift.bytesPerCreate < 64 ? "met" : "missed"
+        print("  \(rounds) rounds of \(roundSize) CREATEs: last round / first \(fixed(drift.ratio, 2)), RSS growth \(fixed(drift.bytesPerCreate, 1)) B per CREATE (targets <= 1.2 and < 64 B: \(verdict))")
+        rows.append("{\"request\": \"CREATE from \(pool)\", \"ns_per_request\": \(fixed(ns, 1)), \"allocations_per_request\": \(fixed(allocs, 4)), \"drift_ratio\": \(fixed(drift.ratio, 3)), \"rss_bytes_per_create\": \(fixed(drift.bytesPerCreate, 1))}")
     }
+}
+
+if let jsonPath {
+    let text = "{\"iterations\": \(iterations), \"rows\": [\n  " + rows.joined(separator: ",\n  ") + "\n]}\n"
+    let f = fopen(jsonPath, "w")
+    fputs(text, f)
+    fclose(f)
 }

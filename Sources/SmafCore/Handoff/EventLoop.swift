@@ -27,7 +27,7 @@ public final class EventLoop: Sendable {
     private let pool: MemfdPool?
     private let exports: ExportPool?
     private let logger: Logger
-    private let responder = Mutex<(@Sendable (HandoffQuery) -> JSONValue?)?>(nil)
+    private let responder = LateCallback<HandoffQuery, JSONValue?>()
     private let stopping = Atomic(false)
     private let thread = Mutex<pthread_t?>(nil)
     /// Connections accepted per turn at most. A channel whose process has
@@ -52,7 +52,7 @@ public final class EventLoop: Sendable {
     /// Answers queries (smaf_ext.h: token -1, flags = kind) on any channel;
     /// `answer` gets the query with the asking peer's uid and pid (SO_PEERCRED).
     public func setQueryResponder(_ answer: @escaping @Sendable (HandoffQuery) -> JSONValue?) {
-        responder.withLock { $0 = answer }
+        responder.set(answer)
     }
 
     /// Starts the thread.
@@ -151,7 +151,7 @@ public final class EventLoop: Sendable {
     }
 
     private func answer(_ q: HandoffQuery, on c: HandoffChannel) {
-        let answer = responder.withLock { $0 }?(q)
+        let answer = responder(q) ?? nil
         var body = Array((answer?.rendered ?? "").utf8)
         if body.count > HandoffProtocol.queryMax - HandoffProtocol.messageSize { body = [] }
         let reply = HandoffMessage(token: HandoffProtocol.queryToken, flags: q.kind, length: UInt64(body.count)).encoded + body

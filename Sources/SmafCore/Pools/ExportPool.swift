@@ -50,7 +50,7 @@ public final class ExportPool: Sendable {
 
     private let lifetime: BufferLifetime
     private let state = Mutex(State())
-    private let wake = Mutex<(@Sendable () -> Void)?>(nil)
+    private let wake = LateCallback<Void, Void>()
     private let logger: Logger
     public let depth: Int
     public let budget: UInt64
@@ -70,7 +70,7 @@ public final class ExportPool: Sendable {
         self.logger = logger
     }
 
-    func onLow(_ body: @escaping @Sendable () -> Void) { wake.withLock { $0 = body } }
+    func onLow(_ body: @escaping @Sendable () -> Void) { wake.set { _ in body() } }
 
     /// Whether buffers of `allocator` of `length` bytes may be pooled at all.
     public func pools(_ allocator: any Allocator, length: UInt64, readWrite: Bool) -> Bool {
@@ -114,7 +114,7 @@ public final class ExportPool: Sendable {
             s.wanted = true
             return (nil, ring)
         }
-        if ring { wake.withLock { $0 }?() }
+        if ring { _ = wake(()) }
         guard let (fd, identity) = taken else {
             misses.add(1, ordering: .relaxed)
             return nil

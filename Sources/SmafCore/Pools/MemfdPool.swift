@@ -42,7 +42,7 @@ public final class MemfdPool: Sendable {
     public let capacity: Int
     let lowWater: Int
     /// Called (cheaply, rarely) when the pool runs low: wakes the filler.
-    private let wake = Mutex<(@Sendable () -> Void)?>(nil)
+    private let wake = LateCallback<Void, Void>()
 
     public init(lifetime: BufferLifetime, capacity: Int = 32) {
         self.lifetime = lifetime
@@ -52,7 +52,7 @@ public final class MemfdPool: Sendable {
 
     public var count: Int { slots.withLock { $0.count } }
 
-    func onLow(_ body: @escaping @Sendable () -> Void) { wake.withLock { $0 = body } }
+    func onLow(_ body: @escaping @Sendable () -> Void) { wake.set { _ in body() } }
 
     /// One ready memfd (unsized, unsealed, watched), or nil if none is ready.
     public func take() -> Prepared? {
@@ -62,7 +62,7 @@ public final class MemfdPool: Sendable {
             left = s.count
             return p
         }
-        if left == lowWater { wake.withLock { $0 }?() }
+        if left == lowWater { _ = wake(()) }
         return p
     }
 
