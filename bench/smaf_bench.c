@@ -699,6 +699,19 @@ static void crowd_child(int ready, int go, int stop, int buffers)
 	_exit(0);
 }
 
+/* Waits for the crowd's n clients to report that they did `what`, lets the
+ * daemon settle, and returns its VmRSS (kB); gives up on a failed client. */
+static long crowd_settled(int ready, int n, int pid, const char *what)
+{
+	if (crowd_wait(ready, n) != 0) {
+		fprintf(stderr, "scale: a client could not %s\n", what);
+		crowd_kill();
+		exit(1);
+	}
+	usleep(200000);
+	return rss_kb(pid);
+}
+
 static void bench_scale(void)
 {
 	int n = shortrun ? 200 : 1000, per = 10;
@@ -731,21 +744,9 @@ static void bench_scale(void)
 	close(ready[1]);
 	close(go[0]);
 	close(stop[0]);
-	if (crowd_wait(ready[0], n) != 0) {
-		fprintf(stderr, "scale: a client could not open its channel\n");
-		crowd_kill();
-		exit(1);
-	}
-	usleep(200000);
-	long rss1 = rss_kb(pid);
+	long rss1 = crowd_settled(ready[0], n, pid, "open its channel");
 	close(go[1]); /* every client makes its buffers */
-	if (crowd_wait(ready[0], n) != 0) {
-		fprintf(stderr, "scale: a client could not make its buffers\n");
-		crowd_kill();
-		exit(1);
-	}
-	usleep(200000);
-	long rss2 = rss_kb(pid);
+	long rss2 = crowd_settled(ready[0], n, pid, "make its buffers");
 	/* The crowded daemon against an identical one without the crowd
 	 * (the memfd device), blocks alternating. */
 	struct side crowded = { .cycle = smafd_cycle, .device = scale_device ? scale_device : memfd_device };

@@ -25,11 +25,6 @@ import Glibc
 ///   buffers hold no pages. At most `shelves` pairs are kept: a new pair
 ///   evicts the one used longest ago, whose buffers are closed.
 public final class ExportPool: Sendable {
-    public struct Prepared: ~Copyable {
-        public let fd: OwnedFD
-        public let identity: FileIdentity
-    }
-
     struct Key: Hashable { let allocator: String, length: UInt64 }
 
     private struct Shelf {
@@ -90,7 +85,7 @@ public final class ExportPool: Sendable {
 
     /// A ready buffer of `allocator` and exactly `length` bytes, or nil (a
     /// miss, which teaches the pool the pair).
-    public func take(_ allocator: any Allocator, length: UInt64) -> Prepared? {
+    public func take(_ allocator: any Allocator, length: UInt64) -> PreparedBuffer? {
         let key = Key(allocator: allocator.name, length: length)
         let (taken, ring) = state.withLock { s -> ((Int32, FileIdentity)?, Bool) in
             guard !s.closed else { return (nil, false) }
@@ -120,7 +115,7 @@ public final class ExportPool: Sendable {
             return nil
         }
         hits.add(1, ordering: .relaxed)
-        return Prepared(fd: OwnedFD(fd), identity: identity)
+        return PreparedBuffer(fd: OwnedFD(fd), identity: identity)
     }
 
     /// Fills every shelf below `depth` (the event loop, after a wake-up).

@@ -13,11 +13,6 @@ import Glibc
 /// memfd has no record, so it is not a buffer until it is taken; when the
 /// pool is empty CREATE makes its memfd itself, as before.
 public final class MemfdPool: Sendable {
-    /// A memfd taken from the pool: its owner and the identity it is watched under.
-    public struct Prepared: ~Copyable {
-        public let fd: OwnedFD
-        public let identity: FileIdentity
-    }
 
     /// The pooled memfds; every one still here is closed with the stack.
     private struct Stack: ~Copyable {
@@ -25,9 +20,9 @@ public final class MemfdPool: Sendable {
         var count: Int { fds.count }
         /// Takes over `fd` (an OwnedFD given up with take()).
         mutating func push(_ fd: Int32, _ identity: FileIdentity) { fds.append((fd, identity)) }
-        mutating func pop() -> Prepared? {
+        mutating func pop() -> PreparedBuffer? {
             guard let (fd, identity) = fds.popLast() else { return nil }
-            return Prepared(fd: OwnedFD(fd), identity: identity)
+            return PreparedBuffer(fd: OwnedFD(fd), identity: identity)
         }
         mutating func closeAll() {
             for (fd, _) in fds { _ = OwnedFD(fd) }
@@ -55,9 +50,9 @@ public final class MemfdPool: Sendable {
     func onLow(_ body: @escaping @Sendable () -> Void) { wake.set { _ in body() } }
 
     /// One ready memfd (unsized, unsealed, watched), or nil if none is ready.
-    public func take() -> Prepared? {
+    public func take() -> PreparedBuffer? {
         var left = 0
-        let p = slots.withLock { s -> Prepared? in
+        let p = slots.withLock { s -> PreparedBuffer? in
             let p = s.pop()
             left = s.count
             return p
